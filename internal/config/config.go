@@ -1,0 +1,303 @@
+// Package config loads crmsync's configuration: the integrations file (which CRMs, which
+// objects, what quota) and the environment (Temporal connection, DATABASE_URL). Everything is
+// validated at start with messages that name the offending field, so a typo stops the worker
+// before it makes a single call instead of failing a sync hours later.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/crmsync/crmsync/internal/crm"
+)
+
+// Providers crmsync knows, and the base URL each uses unless configured otherwise.
+var defaultBaseURLs = map[string]string{
+	"hubspot": "https://api.hubapi.com",
+}
+
+// plannedProviders are named in the file format but not implemented yet.
+var plannedProviders = []string{"salesforce", "pipedrive", "zoho"}
+
+// Config is the whole configuration file.
+type Config struct {
+	// Integrations are the CRM accounts to sync; each runs on its own task queues.
+	Integrations []Integration `yaml:"integrations"`
+}
+
+// Integration is one CRM account.
+type Integration struct {
+	// ID names the integration in workflow ids, task queues and the records table. Lower-case
+	// letters, digits and dashes; it must not change once data is synced.
+	ID string `yaml:"id"`
+	// Provider is the CRM: hubspot (salesforce, pipedrive and zoho are planned).
+	Provider string `yaml:"provider"`
+	// BaseURL overrides the CRM's API address: a sandbox, a proxy, or the simulator.
+	BaseURL string `yaml:"base_url"`
+	// CredentialEnv is the NAME of the environment variable holding the access token. The
+	// token itself never appears in the file.
+	CredentialEnv string `yaml:"credential_env"`
+	// Objects to sync: contacts, companies, deals.
+	Objects []crm.Object `yaml:"objects"`
+	// Quota is what the CRM allows this credential.
+	Quota Quota `yaml:"quota"`
+	// Delta configures the incremental syncs.
+	Delta Delta `yaml:"delta"`
+	// Properties pins the properties synced per object; by default every property the CRM
+	// defines is synced.
+	Properties map[crm.Object][]string `yaml:"properties"`
+}
+
+// Quota is a credential's API allowance.
+type Quota struct {
+	// RequestsPer10s is the rolling ten-second limit (HubSpot: 100 on Free/Starter, 190 on
+	// Professional/Enterprise, 250 with the API add-on).
+	RequestsPer10s int `yaml:"requests_per_10s"`
+	// Daily is the daily allowance (HubSpot: 250,000 / 625,000 / 1,000,000).
+	Daily int `yaml:"daily"`
+	// SearchPerSecond is the search endpoint's own limit (HubSpot: 5).
+	SearchPerSecond int `yaml:"search_per_second"`
+}
+
+// Delta configures incremental syncs.
+type Delta struct {
+	// Interval between delta syncs, run by a Temporal Schedule.
+	Interval Duration `yaml:"interval"`
+	// Lag is how far back each delta re-reads, because the CRM's search index trails its
+	// writes: a change indexed late would otherwise fall behind the cursor and be lost.
+	Lag Duration `yaml:"lag"`
+}
+
+// Duration is a time.Duration written as "90s", "5m" or "1h30m".
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: want a duration like \"5m\"", n.Line)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like \"90s\" or \"5m\"", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration back in Go's notation.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Defaults for fields left out.
+const (
+	DefaultRequestsPer10s  = 100
+	DefaultDaily           = 250_000
+	DefaultSearchPerSecond = 5
+	DefaultDeltaInterval   = Duration(5 * time.Minute)
+	DefaultDeltaLag        = Duration(2 * time.Minute)
+	minDeltaInterval       = 10 * time.Second
+)
+
+// Load reads and validates a configuration file.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	defer f.Close()
+	c, err := Parse(f)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse reads and validates a configuration document. Unknown fields are errors: a
+// misspelt quota would otherwise silently fall back to the default.
+func Parse(r io.Reader) (*Config, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("integrations: the file is empty; at least one integration is required")
+		}
+		return nil, fmt.Errorf("parsing: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) applyDefaults() {
+	for i := range c.Integrations {
+		in := &c.Integrations[i]
+		if in.BaseURL == "" {
+			in.BaseURL = defaultBaseURLs[in.Provider]
+		}
+		if in.Quota.RequestsPer10s == 0 {
+			in.Quota.RequestsPer10s = DefaultRequestsPer10s
+		}
+		if in.Quota.Daily == 0 {
+			in.Quota.Daily = DefaultDaily
+		}
+		if in.Quota.SearchPerSecond == 0 {
+			in.Quota.SearchPerSecond = DefaultSearchPerSecond
+		}
+		if in.Delta.Interval == 0 {
+			in.Delta.Interval = DefaultDeltaInterval
+		}
+		if in.Delta.Lag == 0 {
+			in.Delta.Lag = DefaultDeltaLag
+		}
+	}
+}
+
+var (
+	idPattern  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$`)
+	envPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// Validate checks every field and reports all problems at once, each prefixed with the
+// field's path (integrations[0].quota.daily: ...).
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if len(c.Integrations) == 0 {
+		bad("integrations", "at least one integration is required")
+	}
+	seen := map[string]int{}
+	for i, in := range c.Integrations {
+		p := fmt.Sprintf("integrations[%d]", i)
+		switch {
+		case in.ID == "":
+			bad(p+".id", "is required")
+		case !idPattern.MatchString(in.ID):
+			bad(p+".id", "%q must be 1-48 lower-case letters, digits or dashes, not starting or ending with a dash", in.ID)
+		default:
+			if j, dup := seen[in.ID]; dup {
+				bad(p+".id", "%q is already used by integrations[%d]", in.ID, j)
+			}
+			seen[in.ID] = i
+		}
+		switch {
+		case in.Provider == "":
+			bad(p+".provider", "is required (hubspot)")
+		case defaultBaseURLs[in.Provider] == "":
+			planned := false
+			for _, pp := range plannedProviders {
+				planned = planned || pp == in.Provider
+			}
+			if planned {
+				bad(p+".provider", "%q is planned but not supported yet; supported: hubspot", in.Provider)
+			} else {
+				bad(p+".provider", "unknown provider %q; supported: hubspot", in.Provider)
+			}
+		}
+		if in.BaseURL != "" && !strings.HasPrefix(in.BaseURL, "https://") && !strings.HasPrefix(in.BaseURL, "http://") {
+			bad(p+".base_url", "%q must start with https:// (or http:// for a local simulator)", in.BaseURL)
+		}
+		switch {
+		case in.CredentialEnv == "":
+			bad(p+".credential_env", "is required: the name of the environment variable that holds the token")
+		case !envPattern.MatchString(in.CredentialEnv):
+			bad(p+".credential_env", "%q is not an environment variable name (it should name the variable, not hold the token)", shorten(in.CredentialEnv))
+		}
+		if len(in.Objects) == 0 {
+			bad(p+".objects", "at least one of contacts, companies, deals is required")
+		}
+		seenObj := map[crm.Object]bool{}
+		for j, o := range in.Objects {
+			if _, err := crm.ParseObject(string(o)); err != nil {
+				bad(fmt.Sprintf("%s.objects[%d]", p, j), "%v", err)
+			} else if seenObj[o] {
+				bad(fmt.Sprintf("%s.objects[%d]", p, j), "%s is listed twice", o)
+			}
+			seenObj[o] = true
+		}
+		for o, props := range in.Properties {
+			if !seenObj[o] {
+				bad(fmt.Sprintf("%s.properties.%s", p, o), "is not one of this integration's objects")
+			}
+			if len(props) == 0 {
+				bad(fmt.Sprintf("%s.properties.%s", p, o), "is empty; leave it out to sync every property")
+			}
+		}
+		if in.Quota.RequestsPer10s < 0 {
+			bad(p+".quota.requests_per_10s", "must be positive, got %d", in.Quota.RequestsPer10s)
+		}
+		if in.Quota.Daily < 0 {
+			bad(p+".quota.daily", "must be positive, got %d", in.Quota.Daily)
+		}
+		if in.Quota.SearchPerSecond < 0 {
+			bad(p+".quota.search_per_second", "must be positive, got %d", in.Quota.SearchPerSecond)
+		}
+		if d := in.Delta.Interval.D(); d < minDeltaInterval {
+			bad(p+".delta.interval", "%s is too short; at least %s", d, minDeltaInterval)
+		}
+		if in.Delta.Lag < 0 {
+			bad(p+".delta.lag", "must not be negative")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// shorten keeps a value that may be a pasted secret out of error messages.
+func shorten(s string) string {
+	if len(s) > 8 {
+		return s[:4] + "…"
+	}
+	return s
+}
+
+// Integration returns the integration with the given id.
+func (c *Config) Integration(id string) (*Integration, error) {
+	for i := range c.Integrations {
+		if c.Integrations[i].ID == id {
+			return &c.Integrations[i], nil
+		}
+	}
+	ids := make([]string, len(c.Integrations))
+	for i, in := range c.Integrations {
+		ids[i] = in.ID
+	}
+	return nil, fmt.Errorf("no integration %q in the config (have: %s)", id, strings.Join(ids, ", "))
+}
+
+// HasObject reports whether the integration syncs obj.
+func (in *Integration) HasObject(obj crm.Object) bool {
+	for _, o := range in.Objects {
+		if o == obj {
+			return true
+		}
+	}
+	return false
+}
+
+// Credential reads the integration's token from its environment variable.
+func (in *Integration) Credential(getenv func(string) string) (string, error) {
+	v := strings.TrimSpace(getenv(in.CredentialEnv))
+	if v == "" {
+		return "", fmt.Errorf("integration %s: environment variable %s (credential_env) is not set", in.ID, in.CredentialEnv)
+	}
+	return v, nil
+}

@@ -1,0 +1,142 @@
+package config_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmsync/crmsync/internal/config"
+	"github.com/crmsync/crmsync/internal/crm"
+)
+
+const minimal = `
+integrations:
+  - id: acme
+    provider: hubspot
+    credential_env: ACME_TOKEN
+    objects: [contacts, deals]
+`
+
+func TestParseAppliesDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse(strings.NewReader(minimal))
+	require.NoError(t, err)
+	in := c.Integrations[0]
+	require.Equal(t, "https://api.hubapi.com", in.BaseURL)
+	require.Equal(t, []crm.Object{crm.Contacts, crm.Deals}, in.Objects)
+	require.Equal(t, 100, in.Quota.RequestsPer10s)
+	require.Equal(t, 250000, in.Quota.Daily)
+	require.Equal(t, 5, in.Quota.SearchPerSecond)
+	require.Equal(t, 5*time.Minute, in.Delta.Interval.D())
+	require.Equal(t, 2*time.Minute, in.Delta.Lag.D())
+	require.True(t, in.HasObject(crm.Deals))
+	require.False(t, in.HasObject(crm.Companies))
+}
+
+func TestExampleFileIsValid(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load("../../crmsync.example.yaml")
+	require.NoError(t, err)
+	require.Len(t, c.Integrations, 1)
+	require.Equal(t, "ACME_HUBSPOT_TOKEN", c.Integrations[0].CredentialEnv)
+}
+
+func TestParseErrorsNameTheField(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		doc  string
+		want []string
+	}{
+		{name: "empty file", doc: "", want: []string{"integrations:", "at least one"}},
+		{name: "no integrations", doc: "integrations: []", want: []string{"integrations: at least one integration"}},
+		{name: "unknown field", doc: strings.Replace(minimal, "objects:", "object:", 1), want: []string{"field object not found"}},
+		{name: "misspelt quota field", doc: minimal + "    quota: {requests_per_10sec: 5}\n", want: []string{"requests_per_10sec"}},
+		{name: "bad id", doc: strings.Replace(minimal, "id: acme", "id: Acme_CRM", 1), want: []string{"integrations[0].id:", "lower-case"}},
+		{name: "duplicate id", doc: minimal + strings.TrimPrefix(minimal, "\nintegrations:\n"), want: []string{"integrations[1].id:", "already used by integrations[0]"}},
+		{name: "unknown provider", doc: strings.Replace(minimal, "hubspot", "hubspott", 1), want: []string{"integrations[0].provider:", "unknown provider"}},
+		{name: "planned provider", doc: strings.Replace(minimal, "hubspot", "zoho", 1), want: []string{"integrations[0].provider:", "planned"}},
+		{name: "missing credential_env", doc: strings.Replace(minimal, "credential_env: ACME_TOKEN", "", 1), want: []string{"integrations[0].credential_env: is required"}},
+		{name: "token pasted in credential_env", doc: strings.Replace(minimal, "ACME_TOKEN", "pat-na1-11111111-2222", 1), want: []string{"integrations[0].credential_env:", "not an environment variable name", "pat-…"}},
+		{name: "unknown object", doc: strings.Replace(minimal, "deals]", "tickets]", 1), want: []string{"integrations[0].objects[1]:", "tickets"}},
+		{name: "duplicate object", doc: strings.Replace(minimal, "deals]", "contacts]", 1), want: []string{"integrations[0].objects[1]:", "twice"}},
+		{name: "bad duration", doc: minimal + "    delta: {interval: five}\n", want: []string{"not a duration"}},
+		{name: "interval too short", doc: minimal + "    delta: {interval: 1s}\n", want: []string{"integrations[0].delta.interval:", "too short"}},
+		{name: "negative quota", doc: minimal + "    quota: {daily: -1}\n", want: []string{"integrations[0].quota.daily:"}},
+		{name: "bad base url", doc: minimal + "    base_url: api.hubapi.com\n", want: []string{"integrations[0].base_url:"}},
+		{name: "properties for an object not synced", doc: minimal + "    properties: {companies: [name]}\n", want: []string{"integrations[0].properties.companies:"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Parse(strings.NewReader(tc.doc))
+			require.Error(t, err)
+			for _, w := range tc.want {
+				require.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestCredentialComesFromTheNamedVariable(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse(strings.NewReader(minimal))
+	require.NoError(t, err)
+	in := c.Integrations[0]
+	env := map[string]string{"ACME_TOKEN": " secret-token \n"}
+	tok, err := in.Credential(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	require.Equal(t, "secret-token", tok)
+
+	_, err = in.Credential(func(string) string { return "" })
+	require.ErrorContains(t, err, "ACME_TOKEN")
+}
+
+func TestLoadEnv(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		check   func(t *testing.T, e config.Env)
+		wantErr string
+	}{
+		{name: "defaults", env: map[string]string{}, check: func(t *testing.T, e config.Env) {
+			require.Equal(t, config.DefaultDatabaseURL, e.DatabaseURL)
+			require.Equal(t, "localhost:7233", e.Temporal.Address)
+			require.Equal(t, "default", e.Temporal.Namespace)
+			require.False(t, e.Temporal.TLS)
+			tc, err := e.Temporal.TLSConfig()
+			require.NoError(t, err)
+			require.Nil(t, tc)
+		}},
+		{name: "api key turns TLS on", env: map[string]string{"TEMPORAL_API_KEY": "k", "TEMPORAL_ADDRESS": "ns.acct.tmprl.cloud:7233"}, check: func(t *testing.T, e config.Env) {
+			require.True(t, e.Temporal.TLS)
+			tc, err := e.Temporal.TLSConfig()
+			require.NoError(t, err)
+			require.NotNil(t, tc)
+		}},
+		{name: "half a client cert", env: map[string]string{"TEMPORAL_TLS_CLIENT_CERT_PATH": "/x.pem"}, wantErr: "must be set together"},
+		{name: "bad TLS flag", env: map[string]string{"TEMPORAL_TLS": "yes please"}, wantErr: "TEMPORAL_TLS"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e, err := config.LoadEnv(func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			tc.check(t, e)
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	t.Parallel()
+	_, err := config.Load("does-not-exist.yaml")
+	require.ErrorIs(t, err, os.ErrNotExist)
+}

@@ -1,0 +1,259 @@
+// Package crm defines what crmsync needs from a CRM, independent of which CRM it is:
+// the Connector interface that every provider (HubSpot, Salesforce, Pipedrive, Zoho CRM)
+// implements, the records and pages it returns, the (modified, id) change cursor, the
+// rate-limit signals read from each response, and the typed errors that let callers decide
+// whether a failure is worth retrying.
+package crm
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Object is a provider-neutral object type. Connectors map it to their own names
+// (HubSpot "contacts", Salesforce "Contact", Zoho "Contacts", ...).
+type Object string
+
+// The object types crmsync syncs.
+const (
+	Contacts  Object = "contacts"
+	Companies Object = "companies"
+	Deals     Object = "deals"
+)
+
+// Objects lists every supported object type in a stable order.
+var Objects = []Object{Contacts, Companies, Deals}
+
+// ParseObject validates an object type name as written in config files and CLI flags.
+func ParseObject(s string) (Object, error) {
+	for _, o := range Objects {
+		if string(o) == s {
+			return o, nil
+		}
+	}
+	return "", fmt.Errorf("unknown object type %q (want one of contacts, companies, deals)", s)
+}
+
+// Record is one CRM record as the CRM sent it. Properties stay raw JSON so that a page
+// travels from the HTTP response to PostgreSQL's JSONB column without being decoded into
+// maps and encoded again.
+type Record struct {
+	ID         string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Archived   bool
+	ArchivedAt time.Time // zero while the record is live
+	Properties json.RawMessage
+}
+
+// Version is the instant that orders two copies of one record: the later of its last
+// modification and its archival. A copy with a smaller version must never overwrite one with
+// a larger version.
+func (r Record) Version() time.Time {
+	if r.ArchivedAt.After(r.UpdatedAt) {
+		return r.ArchivedAt
+	}
+	return r.UpdatedAt
+}
+
+// Page is one response's worth of records.
+type Page struct {
+	Records []Record
+	// Next is the opaque token for the following page; empty when this was the last page.
+	Next string
+	// RateLimit is what the response's headers said about the quota.
+	RateLimit RateLimit
+}
+
+// ChangePage is one page of a delta read.
+type ChangePage struct {
+	Records []Record
+	// Next is where the following read starts. Every record at or before Next (in cursor
+	// order) that matched the query has been returned by this or an earlier page.
+	Next Cursor
+	// More reports that the CRM may hold further changes after Next; false means caught up.
+	More bool
+	// RateLimit is what the response's headers said about the quota (often nothing: HubSpot
+	// search responses carry no rate-limit headers).
+	RateLimit RateLimit
+}
+
+// Cursor is a position in the stream of changes, ordered by (ModifiedAt, ID). Ordering by
+// the pair, not the timestamp alone, is what lets a reader resume inside a group of records
+// that share one timestamp without losing or endlessly replaying any of them.
+type Cursor struct {
+	// ModifiedAt is the modification instant, at the CRM's precision.
+	ModifiedAt time.Time `json:"modified_at"`
+	// ID is the last record id done at ModifiedAt; empty means none at ModifiedAt yet.
+	ID string `json:"id,omitempty"`
+	// Mode is connector-private state about how to continue (for example, HubSpot's
+	// "ties" mode that walks one timestamp by id). Empty is the normal mode.
+	Mode string `json:"mode,omitempty"`
+}
+
+// Compare orders two cursors by (ModifiedAt, ID); Mode does not take part.
+func (c Cursor) Compare(o Cursor) int {
+	if c.ModifiedAt.Before(o.ModifiedAt) {
+		return -1
+	}
+	if c.ModifiedAt.After(o.ModifiedAt) {
+		return 1
+	}
+	return CompareIDs(c.ID, o.ID)
+}
+
+// String renders the cursor for logs and progress output.
+func (c Cursor) String() string {
+	s := c.ModifiedAt.UTC().Format("2006-01-02T15:04:05.000Z")
+	if c.ID != "" {
+		s += "/" + c.ID
+	}
+	if c.Mode != "" {
+		s += " (" + c.Mode + ")"
+	}
+	return s
+}
+
+// CompareIDs orders CRM ids. Numeric ids (HubSpot, Pipedrive, Zoho) compare as numbers, so
+// "99" < "100"; anything else compares as text. The empty id sorts before every other.
+func CompareIDs(a, b string) int {
+	if a == b {
+		return 0
+	}
+	if isDigits(a) && isDigits(b) {
+		a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
+		if len(a) != len(b) {
+			if len(a) < len(b) {
+				return -1
+			}
+			return 1
+		}
+	}
+	return strings.Compare(a, b)
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// RateLimit is a snapshot of the quota as reported by one response. Fields the CRM did not
+// send are zero, with Known saying which groups were present.
+type RateLimit struct {
+	// WindowKnown reports that the window fields were present.
+	WindowKnown bool
+	// Max is the number of calls allowed per Interval.
+	Max int
+	// Remaining is the number of calls left in the current window after this call.
+	Remaining int
+	// Interval is the window length (HubSpot: 10 s).
+	Interval time.Duration
+
+	// DailyKnown reports that the daily fields were present.
+	DailyKnown bool
+	// DailyMax is the daily allowance; DailyRemaining what is left of it today.
+	DailyMax, DailyRemaining int
+}
+
+// OwnerPage is one page of CRM users that records refer to as owners.
+type OwnerPage struct {
+	Owners    []Owner
+	Next      string
+	RateLimit RateLimit
+}
+
+// Owner is a CRM user that can own records.
+type Owner struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email,omitempty"`
+	FirstName string    `json:"firstName,omitempty"`
+	LastName  string    `json:"lastName,omitempty"`
+	Archived  bool      `json:"archived"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Pipeline is a sales pipeline with its ordered stages.
+type Pipeline struct {
+	ID       string  `json:"id"`
+	Label    string  `json:"label"`
+	Archived bool    `json:"archived"`
+	Stages   []Stage `json:"stages"`
+}
+
+// Stage is one step of a pipeline.
+type Stage struct {
+	ID           string `json:"id"`
+	Label        string `json:"label"`
+	DisplayOrder int    `json:"displayOrder"`
+	Closed       bool   `json:"closed"`
+}
+
+// Property describes one field of an object type.
+type Property struct {
+	Name  string `json:"name"`
+	Label string `json:"label"`
+	Type  string `json:"type"`
+}
+
+// ListRequest asks for one page of a full listing.
+type ListRequest struct {
+	Object Object
+	// After is the token from the previous page; empty for the first page.
+	After string
+	// Archived lists deleted (archived) records instead of live ones.
+	Archived bool
+	// Properties names the fields to return. Every CRM crmsync supports makes the caller name
+	// them (HubSpot returns a small default set otherwise, Zoho refuses).
+	Properties []string
+}
+
+// ChangesRequest asks for one page of records modified at or after a cursor.
+type ChangesRequest struct {
+	Object     Object
+	From       Cursor
+	Properties []string
+}
+
+// BatchReadRequest asks for records by id.
+type BatchReadRequest struct {
+	Object     Object
+	IDs        []string
+	Properties []string
+}
+
+// Connector is one CRM account reached through its API. Every method makes exactly one HTTP
+// request (so that callers can account for the quota call by call) and returns the CRM's
+// rate-limit signals with its result. Errors are *APIError where the CRM answered, so callers
+// can classify them with errors.As.
+type Connector interface {
+	// Provider names the CRM ("hubspot", ...).
+	Provider() string
+	// PageSize is the number of records a full List page holds.
+	PageSize() int
+	// List reads one page of all live records (or of deleted ones) in the CRM's stable
+	// listing order.
+	List(ctx context.Context, req ListRequest) (Page, error)
+	// Changes reads one page of records modified at or after the cursor, in cursor order.
+	Changes(ctx context.Context, req ChangesRequest) (ChangePage, error)
+	// BatchRead reads the given records by id, at most BatchSize ids per call. Ids the CRM
+	// no longer has are left out of the result.
+	BatchRead(ctx context.Context, req BatchReadRequest) (Page, error)
+	// BatchSize is the largest number of ids BatchRead accepts.
+	BatchSize() int
+	// Owners reads one page of owners.
+	Owners(ctx context.Context, after string) (OwnerPage, error)
+	// Pipelines reads the pipelines (with stages) of an object type.
+	Pipelines(ctx context.Context, obj Object) ([]Pipeline, RateLimit, error)
+	// Properties reads the property definitions of an object type.
+	Properties(ctx context.Context, obj Object) ([]Property, RateLimit, error)
+}
