@@ -1,0 +1,267 @@
+package store_test
+
+import (
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/pgtest"
+	"github.com/crmsync/crmsync/internal/store"
+)
+
+func setup(t *testing.T) *store.Store {
+	t.Helper()
+	s, err := store.Open(t.Context(), pgtest.Schema(t))
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	_, err = s.Migrate(t.Context())
+	require.NoError(t, err)
+	return s
+}
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func rec(id string, updated time.Time, props string) crm.Record {
+	return crm.Record{ID: id, CreatedAt: t0.Add(-time.Hour), UpdatedAt: updated, Properties: json.RawMessage(props)}
+}
+
+func archived(id string, updated, at time.Time, props string) crm.Record {
+	r := rec(id, updated, props)
+	r.Archived, r.ArchivedAt = true, at
+	return r
+}
+
+func TestMigrateIsIdempotentAndSafeConcurrently(t *testing.T) {
+	t.Parallel()
+	s, err := store.Open(t.Context(), pgtest.Schema(t))
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+
+	var wg sync.WaitGroup
+	applied := make([]int, 4)
+	errs := make([]error, 4)
+	for i := range 4 {
+		wg.Go(func() { applied[i], errs[i] = s.Migrate(t.Context()) })
+	}
+	wg.Wait()
+	total := 0
+	for i := range 4 {
+		require.NoError(t, errs[i])
+		total += applied[i]
+	}
+	v, err := s.SchemaVersion(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 1, v)
+	require.Equal(t, v, total, "each migration is applied exactly once across concurrent workers")
+
+	again, err := s.Migrate(t.Context())
+	require.NoError(t, err)
+	require.Zero(t, again)
+}
+
+func TestWritePageOnlyIfNewer(t *testing.T) {
+	t.Parallel()
+	key := store.StreamKey{Integration: "acme", Object: crm.Contacts, Stream: store.StreamDelta}
+	tests := []struct {
+		name        string
+		stored      []crm.Record
+		incoming    []crm.Record
+		wantWritten int
+		wantProps   string
+		wantDeleted time.Time
+	}{
+		{
+			name:        "new record is inserted",
+			incoming:    []crm.Record{rec("1", t0, `{"a":"1"}`)},
+			wantWritten: 1, wantProps: `{"a":"1"}`,
+		},
+		{
+			name:        "newer copy replaces",
+			stored:      []crm.Record{rec("1", t0, `{"a":"1"}`)},
+			incoming:    []crm.Record{rec("1", t0.Add(time.Millisecond), `{"a":"2"}`)},
+			wantWritten: 1, wantProps: `{"a":"2"}`,
+		},
+		{
+			name:        "older copy is ignored",
+			stored:      []crm.Record{rec("1", t0, `{"a":"new"}`)},
+			incoming:    []crm.Record{rec("1", t0.Add(-time.Millisecond), `{"a":"old"}`)},
+			wantWritten: 0, wantProps: `{"a":"new"}`,
+		},
+		{
+			name:        "identical re-read writes nothing",
+			stored:      []crm.Record{rec("1", t0, `{"a":"1"}`)},
+			incoming:    []crm.Record{rec("1", t0, `{"a":"1"}`)},
+			wantWritten: 0, wantProps: `{"a":"1"}`,
+		},
+		{
+			name:        "same millisecond, different content: the later read wins",
+			stored:      []crm.Record{rec("1", t0, `{"a":"first"}`)},
+			incoming:    []crm.Record{rec("1", t0, `{"a":"second"}`)},
+			wantWritten: 1, wantProps: `{"a":"second"}`,
+		},
+		{
+			name:        "archive after the last change marks deleted",
+			stored:      []crm.Record{rec("1", t0, `{"a":"1"}`)},
+			incoming:    []crm.Record{archived("1", t0, t0.Add(time.Second), `{"a":"1"}`)},
+			wantWritten: 1, wantProps: `{"a":"1"}`, wantDeleted: t0.Add(time.Second),
+		},
+		{
+			name:        "stale live copy does not undelete",
+			stored:      []crm.Record{archived("1", t0, t0.Add(time.Second), `{"a":"1"}`)},
+			incoming:    []crm.Record{rec("1", t0.Add(time.Millisecond), `{"a":"1"}`)},
+			wantWritten: 0, wantProps: `{"a":"1"}`, wantDeleted: t0.Add(time.Second),
+		},
+		{
+			name:        "restore after the archive undeletes",
+			stored:      []crm.Record{archived("1", t0, t0.Add(time.Second), `{"a":"1"}`)},
+			incoming:    []crm.Record{rec("1", t0.Add(2*time.Second), `{"a":"back"}`)},
+			wantWritten: 1, wantProps: `{"a":"back"}`,
+		},
+		{
+			name:        "duplicate id in one page keeps the newest copy",
+			incoming:    []crm.Record{rec("1", t0.Add(time.Second), `{"a":"newest"}`), rec("1", t0, `{"a":"older"}`)},
+			wantWritten: 1, wantProps: `{"a":"newest"}`,
+		},
+		{
+			name:        "NUL escapes and invalid UTF-8 are stored, not rejected",
+			incoming:    []crm.Record{rec("1", t0, "{\"a\":\"x\\u0000y\",\"b\":\"\\\\u0000\",\"c\":\"\xff\"}")},
+			wantWritten: 1, wantProps: `{"a":"x\ufffdy","b":"\\u0000","c":"\ufffd"}`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := setup(t)
+			_, err := s.EnsureCursor(t.Context(), key, t0)
+			require.NoError(t, err)
+			if tc.stored != nil {
+				_, err := s.WritePage(t.Context(), store.PageWrite{Key: key, Records: tc.stored, Advance: store.Advance{}})
+				require.NoError(t, err)
+			}
+			res, err := s.WritePage(t.Context(), store.PageWrite{Key: key, Records: tc.incoming, Advance: store.Advance{}})
+			require.NoError(t, err)
+			require.Equal(t, tc.wantWritten, res.Inserted+res.Updated)
+			require.Equal(t, len(tc.incoming)-tc.wantWritten, res.Unchanged)
+
+			got, err := s.Records(t.Context(), key.Integration, key.Object)
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			require.JSONEq(t, tc.wantProps, string(got[0].Properties))
+			require.True(t, tc.wantDeleted.Equal(got[0].DeletedAt), "deleted_at %v, want %v", got[0].DeletedAt, tc.wantDeleted)
+		})
+	}
+}
+
+func TestBackfillPositionIsCompareAndSet(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	key := store.StreamKey{Integration: "acme", Object: crm.Deals, Stream: store.StreamBackfill}
+
+	st, err := s.BeginBackfill(ctx, key, false, t0)
+	require.NoError(t, err)
+	require.Equal(t, "", st.Position)
+
+	page1 := store.PageWrite{Key: key, Records: []crm.Record{rec("1", t0, `{}`)},
+		Advance: store.Advance{Position: &store.PositionMove{From: "", To: "p2"}}}
+	res, err := s.WritePage(ctx, page1)
+	require.NoError(t, err)
+	require.Equal(t, "p2", res.State.Position)
+	require.EqualValues(t, 1, res.State.Pages)
+
+	// A duplicate attempt of the same page (a retry after a crash) is harmless.
+	res, err = s.WritePage(ctx, page1)
+	require.NoError(t, err)
+	require.Equal(t, "p2", res.State.Position)
+
+	_, err = s.WritePage(ctx, store.PageWrite{Key: key, Records: []crm.Record{rec("2", t0, `{}`)},
+		Advance: store.Advance{Position: &store.PositionMove{From: "p2", To: "p3"}}})
+	require.NoError(t, err)
+
+	// A zombie attempt that read page 1 late must not rewind the stream, nor write.
+	_, err = s.WritePage(ctx, store.PageWrite{Key: key, Records: []crm.Record{rec("9", t0, `{}`)},
+		Advance: store.Advance{Position: &store.PositionMove{From: "", To: "p2"}}})
+	require.ErrorIs(t, err, store.ErrCursorMoved)
+	got, err := s.Records(ctx, "acme", crm.Deals)
+	require.NoError(t, err)
+	require.Len(t, got, 2, "the rejected page's records were rolled back")
+
+	res, err = s.WritePage(ctx, store.PageWrite{Key: key,
+		Advance: store.Advance{Position: &store.PositionMove{From: "p3", To: "", Done: true}}})
+	require.NoError(t, err)
+	require.True(t, res.State.Done())
+
+	// An unfinished backfill resumes; a finished one starts over; restart always does.
+	st, err = s.BeginBackfill(ctx, key, false, t0)
+	require.NoError(t, err)
+	require.False(t, st.Done())
+	require.Equal(t, "", st.Position)
+	require.Zero(t, st.Pages)
+	_, err = s.WritePage(ctx, store.PageWrite{Key: key, Advance: store.Advance{Position: &store.PositionMove{From: "", To: "p2"}}})
+	require.NoError(t, err)
+	st, err = s.BeginBackfill(ctx, key, false, t0)
+	require.NoError(t, err)
+	require.Equal(t, "p2", st.Position)
+	st, err = s.BeginBackfill(ctx, key, true, t0)
+	require.NoError(t, err)
+	require.Equal(t, "", st.Position)
+}
+
+func TestBeginBackfillCreatesDeltaCursorOnce(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	key := store.StreamKey{Integration: "acme", Object: crm.Contacts, Stream: store.StreamBackfill}
+	delta := store.StreamKey{Integration: "acme", Object: crm.Contacts, Stream: store.StreamDelta}
+
+	_, err := s.BeginBackfill(ctx, key, false, t0)
+	require.NoError(t, err)
+	_, err = s.BeginBackfill(ctx, key, true, t0.Add(time.Hour))
+	require.NoError(t, err)
+	st, err := s.Stream(ctx, delta)
+	require.NoError(t, err)
+	require.True(t, st.Exists)
+	require.True(t, t0.Equal(st.Cursor.ModifiedAt), "a later backfill must not move an existing delta cursor")
+}
+
+func TestDeltaCursorNeverMovesBackwards(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	key := store.StreamKey{Integration: "acme", Object: crm.Companies, Stream: store.StreamDelta}
+	_, err := s.EnsureCursor(ctx, key, t0)
+	require.NoError(t, err)
+
+	steps := []struct {
+		name string
+		to   crm.Cursor
+		want crm.Cursor
+	}{
+		{name: "forward", to: crm.Cursor{ModifiedAt: t0.Add(time.Minute), ID: "99"}, want: crm.Cursor{ModifiedAt: t0.Add(time.Minute), ID: "99"}},
+		{name: "numeric id order", to: crm.Cursor{ModifiedAt: t0.Add(time.Minute), ID: "100"}, want: crm.Cursor{ModifiedAt: t0.Add(time.Minute), ID: "100"}},
+		{name: "lag re-read stays", to: crm.Cursor{ModifiedAt: t0, ID: "5"}, want: crm.Cursor{ModifiedAt: t0.Add(time.Minute), ID: "100"}},
+		{name: "smaller id at same time stays", to: crm.Cursor{ModifiedAt: t0.Add(time.Minute), ID: "20"}, want: crm.Cursor{ModifiedAt: t0.Add(time.Minute), ID: "100"}},
+	}
+	for _, step := range steps {
+		res, err := s.WritePage(ctx, store.PageWrite{Key: key, Advance: store.Advance{Cursor: &step.to}})
+		require.NoError(t, err, step.name)
+		require.Zero(t, res.State.Cursor.Compare(step.want), "%s: cursor %s, want %s", step.name, res.State.Cursor, step.want)
+	}
+}
+
+func TestWritePageToMissingStreamFails(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	key := store.StreamKey{Integration: "nobody", Object: crm.Contacts, Stream: store.StreamDelta}
+	c := crm.Cursor{ModifiedAt: t0}
+	_, err := s.WritePage(t.Context(), store.PageWrite{Key: key, Records: []crm.Record{rec("1", t0, `{}`)}, Advance: store.Advance{Cursor: &c}})
+	require.True(t, errors.Is(err, store.ErrCursorMoved), "got %v", err)
+	counts, err := s.Count(t.Context(), "nobody", crm.Contacts)
+	require.NoError(t, err)
+	require.Zero(t, counts.Live)
+}

@@ -1,0 +1,279 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crmsync/crmsync/internal/crm"
+)
+
+// Stream names.
+const (
+	// StreamBackfill is a full listing of an object's live records.
+	StreamBackfill = "backfill"
+	// StreamDelta is the change feed of an object.
+	StreamDelta = "delta"
+)
+
+// ErrCursorMoved means the stream's stored position is not the one a page was read from:
+// another attempt advanced it (or a restart reset it) in the meantime. The page is not
+// written, so nothing moves backwards.
+var ErrCursorMoved = errors.New("stream cursor moved since the page was read")
+
+// StreamKey names one sync stream.
+type StreamKey struct {
+	Integration string
+	Object      crm.Object
+	Stream      string
+}
+
+// String renders the key for logs and errors.
+func (k StreamKey) String() string {
+	return k.Integration + "/" + string(k.Object) + "/" + k.Stream
+}
+
+// StreamState is a stream's stored progress.
+type StreamState struct {
+	Key StreamKey
+	// Exists is false when the stream has never been started.
+	Exists bool
+	// Position is a backfill's next-page token ("" = first page).
+	Position string
+	// Cursor is a delta's high-water mark.
+	Cursor      crm.Cursor
+	StartedAt   time.Time
+	CompletedAt time.Time
+	Pages       int64
+	Records     int64
+	UpdatedAt   time.Time
+}
+
+// Done reports that a backfill has listed its last page.
+func (s StreamState) Done() bool { return !s.CompletedAt.IsZero() }
+
+const streamColumns = `position, cursor_at, cursor_id, started_at, completed_at, pages, records, updated_at`
+
+func scanStream(key StreamKey, row pgx.Row) (StreamState, error) {
+	st := StreamState{Key: key}
+	var cursorAt, completedAt *time.Time
+	err := row.Scan(&st.Position, &cursorAt, &st.Cursor.ID, &st.StartedAt, &completedAt, &st.Pages, &st.Records, &st.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return StreamState{Key: key}, nil
+	}
+	if err != nil {
+		return StreamState{}, fmt.Errorf("reading stream %s: %w", key, err)
+	}
+	st.Exists = true
+	st.Cursor.ModifiedAt = ptrTime(cursorAt)
+	st.CompletedAt = ptrTime(completedAt)
+	st.StartedAt = st.StartedAt.UTC()
+	st.UpdatedAt = st.UpdatedAt.UTC()
+	return st, nil
+}
+
+// Stream reads a stream's state; a stream never started has Exists false.
+func (s *Store) Stream(ctx context.Context, key StreamKey) (StreamState, error) {
+	return scanStream(key, s.pool.QueryRow(ctx, `SELECT `+streamColumns+` FROM sync_cursors
+		WHERE integration = $1 AND object_type = $2 AND stream = $3`, key.Integration, string(key.Object), key.Stream))
+}
+
+// Streams lists every stream, for status displays.
+func (s *Store) Streams(ctx context.Context) ([]StreamState, error) {
+	rows, err := s.pool.Query(ctx, `SELECT integration, object_type, stream, `+streamColumns+` FROM sync_cursors
+		ORDER BY integration, object_type, stream`)
+	if err != nil {
+		return nil, fmt.Errorf("listing streams: %w", err)
+	}
+	defer rows.Close()
+	var out []StreamState
+	for rows.Next() {
+		var k StreamKey
+		var obj string
+		st := StreamState{Exists: true}
+		var cursorAt, completedAt *time.Time
+		if err := rows.Scan(&k.Integration, &obj, &k.Stream, &st.Position, &cursorAt, &st.Cursor.ID, &st.StartedAt,
+			&completedAt, &st.Pages, &st.Records, &st.UpdatedAt); err != nil {
+			return nil, fmt.Errorf("listing streams: %w", err)
+		}
+		k.Object = crm.Object(obj)
+		st.Key = k
+		st.Cursor.ModifiedAt = ptrTime(cursorAt)
+		st.CompletedAt = ptrTime(completedAt)
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing streams: %w", err)
+	}
+	return out, nil
+}
+
+// BeginBackfill prepares a backfill stream and returns its state. An unfinished backfill
+// keeps its position (a new workflow resumes where an old one stopped) unless restart is
+// set; a finished one starts over. In the same transaction the delta stream's cursor is
+// created at deltaFrom if it does not exist yet, so that changes made while the backfill
+// runs are picked up by the first delta.
+func (s *Store) BeginBackfill(ctx context.Context, key StreamKey, restart bool, deltaFrom time.Time) (StreamState, error) {
+	var st StreamState
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO sync_cursors (integration, object_type, stream, cursor_at)
+			VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+			key.Integration, string(key.Object), StreamDelta, deltaFrom.UTC()); err != nil {
+			return fmt.Errorf("creating delta cursor: %w", err)
+		}
+		cur, err := scanStream(key, tx.QueryRow(ctx, `SELECT `+streamColumns+` FROM sync_cursors
+			WHERE integration = $1 AND object_type = $2 AND stream = $3 FOR UPDATE`,
+			key.Integration, string(key.Object), key.Stream))
+		if err != nil {
+			return err
+		}
+		if cur.Exists && !restart && !cur.Done() {
+			st = cur
+			return nil
+		}
+		st, err = scanStream(key, tx.QueryRow(ctx, `INSERT INTO sync_cursors (integration, object_type, stream)
+			VALUES ($1, $2, $3)
+			ON CONFLICT (integration, object_type, stream) DO UPDATE SET
+				position = '', started_at = now(), completed_at = NULL, pages = 0, records = 0, updated_at = now()
+			RETURNING `+streamColumns, key.Integration, string(key.Object), key.Stream))
+		return err
+	})
+	if err != nil {
+		return StreamState{}, fmt.Errorf("beginning backfill %s: %w", key, err)
+	}
+	return st, nil
+}
+
+// EnsureCursor creates a delta stream at from if it does not exist and returns its state.
+func (s *Store) EnsureCursor(ctx context.Context, key StreamKey, from time.Time) (StreamState, error) {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO sync_cursors (integration, object_type, stream, cursor_at)
+		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, key.Integration, string(key.Object), key.Stream, from.UTC()); err != nil {
+		return StreamState{}, fmt.Errorf("creating cursor %s: %w", key, err)
+	}
+	return s.Stream(ctx, key)
+}
+
+// Advance says how a page moves its stream: set at most one of Position or Cursor. With
+// neither, the page is stored and no stream moves (the archived pass, which keeps its
+// position in the workflow).
+type Advance struct {
+	// Position moves a backfill from one page token to the next, only if the stored
+	// position is still From (compare-and-set): a late duplicate can never rewind it.
+	Position *PositionMove
+	// Cursor raises a delta's high-water mark to this cursor if it is later than the stored
+	// one; an earlier cursor (a lag-window re-read) leaves it where it is.
+	Cursor *crm.Cursor
+}
+
+// PositionMove is a backfill's step from one page token to the next.
+type PositionMove struct {
+	From, To string
+	// Done marks the backfill complete (the page was the listing's last).
+	Done bool
+}
+
+// PageWrite is one page of records together with its stream's advance.
+type PageWrite struct {
+	Key     StreamKey
+	Records []crm.Record
+	Advance Advance
+}
+
+// WriteResult counts what a page changed.
+type WriteResult struct {
+	// Inserted and Updated count rows written; Unchanged counts records that were older than,
+	// or identical to, what was already stored.
+	Inserted, Updated, Unchanged int
+	// State is the stream after the write.
+	State StreamState
+}
+
+// WritePage stores a page and advances its stream in one transaction.
+func (s *Store) WritePage(ctx context.Context, w PageWrite) (WriteResult, error) {
+	if w.Advance.Position != nil && w.Advance.Cursor != nil {
+		return WriteResult{}, fmt.Errorf("writing page of %s: set at most one of Position and Cursor", w.Key)
+	}
+	var res WriteResult
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		res.Inserted, res.Updated, err = upsertRecords(ctx, tx, w.Key.Integration, w.Key.Object, w.Records)
+		if err != nil {
+			return err
+		}
+		res.Unchanged = len(w.Records) - res.Inserted - res.Updated
+		written := int64(res.Inserted + res.Updated)
+		switch {
+		case w.Advance.Position != nil:
+			res.State, err = movePosition(ctx, tx, w.Key, *w.Advance.Position, written)
+		case w.Advance.Cursor != nil:
+			res.State, err = raiseCursor(ctx, tx, w.Key, *w.Advance.Cursor, written)
+		}
+		return err
+	})
+	if err != nil {
+		return WriteResult{}, fmt.Errorf("writing page of %s: %w", w.Key, err)
+	}
+	return res, nil
+}
+
+func movePosition(ctx context.Context, tx pgx.Tx, key StreamKey, p PositionMove, written int64) (StreamState, error) {
+	st, err := scanStream(key, tx.QueryRow(ctx, `UPDATE sync_cursors SET
+			position = $5, completed_at = CASE WHEN $6 THEN now() END,
+			pages = pages + 1, records = records + $7, updated_at = now()
+		WHERE integration = $1 AND object_type = $2 AND stream = $3 AND position = $4 AND completed_at IS NULL
+		RETURNING `+streamColumns,
+		key.Integration, string(key.Object), key.Stream, p.From, p.To, p.Done, written))
+	if err != nil || st.Exists {
+		return st, err
+	}
+	// No row moved: either a duplicate attempt of this very page already moved it (harmless:
+	// the records just written are the same ones), or the stream is somewhere else entirely.
+	cur, err := scanStream(key, tx.QueryRow(ctx, `SELECT `+streamColumns+` FROM sync_cursors
+		WHERE integration = $1 AND object_type = $2 AND stream = $3`, key.Integration, string(key.Object), key.Stream))
+	if err != nil {
+		return StreamState{}, err
+	}
+	if cur.Exists && cur.Position == p.To && cur.Done() == p.Done {
+		return cur, nil
+	}
+	if !cur.Exists {
+		return StreamState{}, fmt.Errorf("%w: stream %s does not exist", ErrCursorMoved, key)
+	}
+	return StreamState{}, fmt.Errorf("%w: page read at %q, stream is at %q (done %v)", ErrCursorMoved, p.From, cur.Position, cur.Done())
+}
+
+func raiseCursor(ctx context.Context, tx pgx.Tx, key StreamKey, c crm.Cursor, written int64) (StreamState, error) {
+	cur, err := scanStream(key, tx.QueryRow(ctx, `SELECT `+streamColumns+` FROM sync_cursors
+		WHERE integration = $1 AND object_type = $2 AND stream = $3 FOR UPDATE`, key.Integration, string(key.Object), key.Stream))
+	if err != nil {
+		return StreamState{}, err
+	}
+	if !cur.Exists {
+		return StreamState{}, fmt.Errorf("%w: stream %s does not exist", ErrCursorMoved, key)
+	}
+	next := cur.Cursor
+	if c.Compare(next) > 0 {
+		next = crm.Cursor{ModifiedAt: c.ModifiedAt, ID: c.ID}
+	}
+	return scanStream(key, tx.QueryRow(ctx, `UPDATE sync_cursors SET
+			cursor_at = $4, cursor_id = $5, pages = pages + 1, records = records + $6, updated_at = now()
+		WHERE integration = $1 AND object_type = $2 AND stream = $3
+		RETURNING `+streamColumns,
+		key.Integration, string(key.Object), key.Stream, next.ModifiedAt.UTC(), next.ID, written))
+}
+
+// MarkCompleted records that a stream finished a run (a delta caught up) at now.
+func (s *Store) MarkCompleted(ctx context.Context, key StreamKey) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE sync_cursors SET completed_at = now(), updated_at = now()
+		WHERE integration = $1 AND object_type = $2 AND stream = $3`, key.Integration, string(key.Object), key.Stream)
+	if err != nil {
+		return fmt.Errorf("marking %s completed: %w", key, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("marking %s completed: %w: stream does not exist", key, ErrCursorMoved)
+	}
+	return nil
+}
