@@ -1,0 +1,165 @@
+// Package activities holds every piece of crmsync's I/O that workflows orchestrate: one CRM
+// request plus its PostgreSQL write per activity, so that a task queue's rate limit counts CRM
+// requests exactly and a crash re-does at most the one page in flight. Records go straight
+// from the CRM response into PostgreSQL; activities return only cursors and counts.
+package activities
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.uber.org/zap"
+
+	"github.com/crmsync/crmsync/internal/config"
+	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/store"
+)
+
+// Integration is one configured CRM account with its connector.
+type Integration struct {
+	Config    config.Integration
+	Connector crm.Connector
+
+	// windowGate and searchGate hold calls back after the CRM told this process to wait (a
+	// 429), so that no other activity of the integration calls before the wait has passed.
+	windowGate, searchGate gate
+}
+
+// Activities carries the dependencies every activity needs. It is built once per worker
+// process and shared by all activity executions.
+type Activities struct {
+	store        *store.Store
+	integrations map[string]*Integration
+	log          *zap.Logger
+	now          func() time.Time
+
+	// PropertiesTTL is how long fetched property definitions are trusted.
+	propertiesTTL time.Duration
+
+	mu         sync.Mutex
+	propsCache map[propsKey]propsEntry
+}
+
+type propsKey struct {
+	integration string
+	object      crm.Object
+}
+
+type propsEntry struct {
+	names  []string
+	loaded time.Time
+}
+
+// Options configures New.
+type Options struct {
+	Store        *store.Store
+	Integrations []*Integration
+	Logger       *zap.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// PropertiesTTL is how long property definitions are trusted (default 1 h).
+	PropertiesTTL time.Duration
+}
+
+// New builds the activities' shared state.
+func New(opts Options) (*Activities, error) {
+	if opts.Store == nil {
+		return nil, fmt.Errorf("activities: a store is required")
+	}
+	a := &Activities{
+		store:         opts.Store,
+		integrations:  map[string]*Integration{},
+		log:           opts.Logger,
+		now:           opts.Now,
+		propertiesTTL: opts.PropertiesTTL,
+		propsCache:    map[propsKey]propsEntry{},
+	}
+	if a.log == nil {
+		a.log = zap.NewNop()
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.propertiesTTL <= 0 {
+		a.propertiesTTL = time.Hour
+	}
+	for _, in := range opts.Integrations {
+		if in.Connector == nil {
+			return nil, fmt.Errorf("activities: integration %s has no connector", in.Config.ID)
+		}
+		if _, dup := a.integrations[in.Config.ID]; dup {
+			return nil, fmt.Errorf("activities: integration %s configured twice", in.Config.ID)
+		}
+		a.integrations[in.Config.ID] = in
+	}
+	return a, nil
+}
+
+// StreamRef names the (integration, object) pair an activity works on.
+type StreamRef struct {
+	Integration string     `json:"integration"`
+	Object      crm.Object `json:"object"`
+}
+
+// String renders the reference for logs and errors.
+func (r StreamRef) String() string { return r.Integration + "/" + string(r.Object) }
+
+// integration resolves a reference against the worker's configuration. An unknown
+// integration or object will not appear by retrying: it is a non-retryable error.
+func (a *Activities) integration(ref StreamRef) (*Integration, error) {
+	in, ok := a.integrations[ref.Integration]
+	if !ok {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("integration %q is not in this worker's configuration", ref.Integration), ErrTypeConfig, nil)
+	}
+	if !in.Config.HasObject(ref.Object) {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("integration %s does not sync %q (configured: %v)", ref.Integration, ref.Object, in.Config.Objects),
+			ErrTypeConfig, nil)
+	}
+	return in, nil
+}
+
+// logger returns the activity's logger with the stream's fields.
+func (a *Activities) logger(ctx context.Context, ref StreamRef) *zap.Logger {
+	l := a.log.With(zap.String("integration", ref.Integration), zap.String("object", string(ref.Object)))
+	if activity.IsActivity(ctx) {
+		info := activity.GetInfo(ctx)
+		l = l.With(zap.String("workflow_id", info.WorkflowExecution.ID), zap.String("run_id", info.WorkflowExecution.RunID),
+			zap.Int32("attempt", info.Attempt))
+	}
+	return l
+}
+
+// heartbeatWhile keeps an activity's heartbeat alive while a slow CRM call or write runs, so
+// the server can use a short heartbeat timeout to notice a dead worker quickly without
+// mistaking a slow call for one.
+func heartbeatWhile(ctx context.Context) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}

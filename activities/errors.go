@@ -1,0 +1,202 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/store"
+)
+
+// Application error types that workflows and operators can branch on.
+const (
+	// ErrTypeUnauthorized: the CRM rejected the credential; fix it and the stream resumes.
+	ErrTypeUnauthorized = "CRMUnauthorized"
+	// ErrTypeInvalidRequest: the CRM will never accept this request as sent.
+	ErrTypeInvalidRequest = "CRMInvalidRequest"
+	// ErrTypeRateLimited: the CRM answered 429; the retry waits as long as it asked.
+	ErrTypeRateLimited = "CRMRateLimited"
+	// ErrTypeDailyLimit: the CRM's daily allowance is spent.
+	ErrTypeDailyLimit = "CRMDailyLimit"
+	// ErrTypeUnavailable: a transient CRM or network failure.
+	ErrTypeUnavailable = "CRMUnavailable"
+	// ErrTypeDatabase: PostgreSQL failed.
+	ErrTypeDatabase = "Database"
+	// ErrTypeCursorConflict: the stream's stored position moved under this page.
+	ErrTypeCursorConflict = "CursorConflict"
+	// ErrTypeConfig: the request names an integration or object this worker doesn't have.
+	ErrTypeConfig = "Config"
+)
+
+// Backoff for transient failures: full jitter (a uniformly random delay up to an
+// exponentially growing cap), because the server's own retry backoff has no jitter and
+// many activities failing at once would otherwise retry in lockstep.
+const (
+	backoffBase = time.Second
+	backoffCap  = 2 * time.Minute
+	// dailyRetry is how long a spent daily allowance waits before trying again.
+	dailyRetry = 30 * time.Minute
+)
+
+// backoff is the full-jitter delay for the given attempt (1-based).
+func backoff(attempt int32) time.Duration {
+	ceiling := backoffBase
+	for i := int32(1); i < attempt && ceiling < backoffCap; i++ {
+		ceiling *= 2
+	}
+	ceiling = min(ceiling, backoffCap)
+	return time.Duration(rand.Int64N(int64(ceiling))) + time.Millisecond
+}
+
+func attempt(ctx context.Context) int32 {
+	if activity.IsActivity(ctx) {
+		return activity.GetInfo(ctx).Attempt
+	}
+	return 1
+}
+
+// classify turns a failure into the error Temporal should see: permanent failures are
+// non-retryable, transient ones carry the delay before the next attempt. The message never
+// includes a credential: CRM errors hold none, and pgx errors are reduced to their codes.
+func classify(ctx context.Context, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *crm.APIError
+	var pgErr *pgconn.PgError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &ae):
+		msg := fmt.Sprintf("%s: %v", op, ae)
+		switch ae.Kind {
+		case crm.KindUnauthorized:
+			return temporal.NewNonRetryableApplicationError(msg, ErrTypeUnauthorized, nil)
+		case crm.KindInvalid:
+			return temporal.NewNonRetryableApplicationError(msg, ErrTypeInvalidRequest, nil)
+		case crm.KindRateLimited:
+			if ae.Policy == crm.PolicyDaily {
+				wait := ae.RetryAfter
+				if wait <= 0 {
+					wait = dailyRetry
+				}
+				return retryAfter(msg, ErrTypeDailyLimit, wait)
+			}
+			wait := ae.RetryAfter
+			if wait <= 0 {
+				wait = backoff(attempt(ctx))
+			}
+			return retryAfter(msg, ErrTypeRateLimited, wait)
+		default:
+			wait := max(ae.RetryAfter, backoff(attempt(ctx)))
+			return retryAfter(msg, ErrTypeUnavailable, wait)
+		}
+	case errors.Is(err, store.ErrCursorMoved):
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", op, err), ErrTypeCursorConflict, nil)
+	case errors.As(err, &pgErr):
+		msg := fmt.Sprintf("%s: PostgreSQL error %s (%s)", op, pgErr.Code, pgErr.Message)
+		if permanentPG(pgErr.Code) {
+			return temporal.NewNonRetryableApplicationError(msg, ErrTypeDatabase, nil)
+		}
+		return retryAfter(msg, ErrTypeDatabase, backoff(attempt(ctx)))
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), errors.As(err, &netErr):
+		return retryAfter(fmt.Sprintf("%s: %v", op, err), ErrTypeUnavailable, backoff(attempt(ctx)))
+	default:
+		return retryAfter(fmt.Sprintf("%s: %v", op, err), ErrTypeUnavailable, backoff(attempt(ctx)))
+	}
+}
+
+// permanentPG reports SQLSTATE classes that retrying cannot fix: data exceptions (22),
+// integrity violations (23), and syntax or access errors (42): a schema problem or a bug.
+func permanentPG(code string) bool {
+	if len(code) < 2 {
+		return false
+	}
+	switch code[:2] {
+	case "22", "23", "42":
+		return true
+	}
+	return false
+}
+
+func retryAfter(msg, typ string, wait time.Duration) error {
+	return temporal.NewApplicationErrorWithOptions(msg, typ, temporal.ApplicationErrorOptions{NextRetryDelay: wait})
+}
+
+// gate remembers until when the CRM told this process to hold off, so a 429 seen by one
+// activity also holds back the integration's other activities in this worker.
+type gate struct {
+	mu    sync.Mutex
+	until time.Time
+}
+
+// wait returns how long calls must still hold off, or 0.
+func (g *gate) wait(now time.Time) time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if now.Before(g.until) {
+		return g.until.Sub(now)
+	}
+	return 0
+}
+
+// block extends the hold-off to at least until.
+func (g *gate) block(until time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if until.After(g.until) {
+		g.until = until
+	}
+}
+
+// callKind says which of the CRM's limits a call counts against.
+type callKind int
+
+const (
+	// windowCall counts against the rolling window (and the daily allowance).
+	windowCall callKind = iota
+	// searchCall counts against the search endpoint's own limit (and the daily allowance).
+	searchCall
+)
+
+// gated returns the error to fail with while the integration is still told to wait for the
+// limit this call counts against, so that no call reaches the CRM before the wait passes.
+func (a *Activities) gated(in *Integration, kind callKind, op string) error {
+	g := &in.windowGate
+	if kind == searchCall {
+		g = &in.searchGate
+	}
+	if w := g.wait(a.now()); w > 0 {
+		return retryAfter(fmt.Sprintf("%s: %s is rate limited; waiting %s as the CRM asked", op, in.Config.ID, w.Round(time.Millisecond)),
+			ErrTypeRateLimited, w)
+	}
+	return nil
+}
+
+// observe records what a CRM call's failure says about waiting: a window 429 holds back
+// the integration's other windowed calls, a search 429 its other searches, and a spent
+// daily allowance everything.
+func (a *Activities) observe(in *Integration, err error) {
+	var ae *crm.APIError
+	if !errors.As(err, &ae) || ae.Kind != crm.KindRateLimited || ae.RetryAfter <= 0 {
+		return
+	}
+	until := a.now().Add(ae.RetryAfter)
+	switch ae.Policy {
+	case crm.PolicySecondly:
+		in.searchGate.block(until)
+	case crm.PolicyDaily:
+		in.windowGate.block(until)
+		in.searchGate.block(until)
+	default:
+		in.windowGate.block(until)
+	}
+}

@@ -1,0 +1,177 @@
+// Package workflows is crmsync's deterministic orchestration: the Backfill and DeltaSync
+// workflows that walk a CRM object page by page through activities, the ids and task-queue
+// names derived from (integration, object), and the shapes of their inputs, results and
+// progress queries. No I/O happens here; records never enter workflow history.
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/crmsync/crmsync/activities"
+	"github.com/crmsync/crmsync/internal/crm"
+)
+
+// TaskQueue is where every crmsync workflow runs, and where activities that only touch
+// PostgreSQL run: nothing on it calls a CRM, so it needs no rate limit.
+const TaskQueue = "crmsync"
+
+// APITaskQueue is the integration's queue for CRM calls under its request quota. The
+// server enforces the queue's rate limit across every worker polling it, which is what
+// keeps the quota when more workers are added.
+func APITaskQueue(integration string) string { return "crmsync/" + integration }
+
+// SearchTaskQueue is the integration's queue for CRM search calls, which HubSpot limits
+// separately (per second, outside the ten-second bucket).
+func SearchTaskQueue(integration string) string { return "crmsync/" + integration + "/search" }
+
+// BackfillID is the workflow id of an object's backfill: one id per stream, so two
+// backfills of the same stream can never run at once.
+func BackfillID(integration string, obj crm.Object) string {
+	return fmt.Sprintf("crmsync/%s/%s/backfill", integration, obj)
+}
+
+// DeltaID is the workflow id of an object's delta sync.
+func DeltaID(integration string, obj crm.Object) string {
+	return fmt.Sprintf("crmsync/%s/%s/delta", integration, obj)
+}
+
+// ScheduleID is the id of the Temporal Schedule that runs an object's delta sync.
+func ScheduleID(integration string, obj crm.Object) string {
+	return fmt.Sprintf("crmsync/%s/%s/delta-schedule", integration, obj)
+}
+
+// ScheduledDeltaID is the workflow id the schedule gives its runs (the server appends the
+// scheduled time). Such a run hands the work to the DeltaID workflow.
+func ScheduledDeltaID(integration string, obj crm.Object) string {
+	return fmt.Sprintf("crmsync/%s/%s/delta-scheduled", integration, obj)
+}
+
+// QueryProgress is the query every sync workflow answers with its Progress.
+const QueryProgress = "progress"
+
+// Progress is what a sync workflow reports about itself, for `starter`, the Web UI's
+// query tab and `temporal workflow query --type progress`.
+type Progress struct {
+	Kind        string     `json:"kind"`
+	Integration string     `json:"integration"`
+	Object      crm.Object `json:"object"`
+	// Phase is what the workflow is doing now: starting, properties, listing, changes,
+	// archived, done.
+	Phase string `json:"phase"`
+	// Pages, Fetched and Written count CRM pages read, records received and rows changed,
+	// across continue-as-new.
+	Pages   int64 `json:"pages"`
+	Fetched int64 `json:"fetched"`
+	Written int64 `json:"written"`
+	// Deleted counts archived records read by the archived pass.
+	Deleted int64 `json:"deleted"`
+	// Position is a backfill's next page token; Cursor a delta's next cursor.
+	Position string     `json:"position,omitempty"`
+	Cursor   crm.Cursor `json:"cursor"`
+	// Remaining is the CRM's window quota left after the last call, -1 when unknown.
+	Remaining int       `json:"remaining"`
+	StartedAt time.Time `json:"started_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Phases.
+const (
+	phaseStarting   = "starting"
+	phaseProperties = "properties"
+	phaseListing    = "listing"
+	phaseChanges    = "changes"
+	phaseArchived   = "archived"
+	phaseDone       = "done"
+)
+
+// maxPagesPerRun bounds a run's history (about six events a page) well under the 10,240
+// event warning; the workflow continues as new beyond it.
+const maxPagesPerRun = 500
+
+// a is the activities' method set, used for their names and signatures only: workflows
+// never call it directly.
+var a *activities.Activities
+
+// apiContext runs activities on the integration's rate-limited API queue. They retry
+// forever: a CRM outage should delay a sync, not fail it; the errors that can never
+// succeed are non-retryable and stop it at once. The short heartbeat timeout lets the
+// server hand a dead worker's page to another worker within seconds.
+func apiContext(ctx workflow.Context, queue string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           queue,
+		StartToCloseTimeout: 2 * time.Minute,
+		HeartbeatTimeout:    10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    5 * time.Minute,
+		},
+	})
+}
+
+// localContext runs the PostgreSQL-only bookkeeping activities in the workflow's worker.
+func localContext(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+		},
+	})
+}
+
+// validateRef rejects inputs that name no stream, before any activity runs.
+func validateRef(integration string, obj crm.Object) error {
+	if integration == "" {
+		return temporal.NewNonRetryableApplicationError(`input: "integration" is required`, "InvalidInput", nil)
+	}
+	if _, err := crm.ParseObject(string(obj)); err != nil {
+		return temporal.NewNonRetryableApplicationError(`input: "object": `+err.Error(), "InvalidInput", nil)
+	}
+	return nil
+}
+
+// refreshProperties reloads the object's property list when it is missing or stale.
+func refreshProperties(ctx workflow.Context, ref activities.StreamRef, p *Progress) error {
+	var stale bool
+	if err := workflow.ExecuteLocalActivity(localContext(ctx), a.PropertiesStale, ref).Get(ctx, &stale); err != nil {
+		return err
+	}
+	if !stale {
+		return nil
+	}
+	p.Phase = phaseProperties
+	return workflow.ExecuteActivity(apiContext(ctx, APITaskQueue(ref.Integration)), a.RefreshProperties, ref).Get(ctx, nil)
+}
+
+func (p *Progress) page(ctx workflow.Context, r activities.PageResult) {
+	p.Pages++
+	p.Fetched += int64(r.Fetched)
+	p.Written += int64(r.Written)
+	p.Remaining = r.Remaining
+	p.UpdatedAt = workflow.Now(ctx)
+}
+
+// archivedPage reads one page of the archived listing into PostgreSQL and reports whether
+// it was the last.
+func archivedPage(ctx, api workflow.Context, ref activities.StreamRef, after *string, p *Progress) (bool, error) {
+	var r activities.ArchivedPageResult
+	err := workflow.ExecuteActivity(api, a.ArchivedPage, activities.ArchivedPageInput{StreamRef: ref, After: *after}).Get(ctx, &r)
+	if err != nil {
+		return false, err
+	}
+	p.page(ctx, r.PageResult)
+	p.Deleted += int64(r.Fetched)
+	*after = r.Next
+	return r.Next == "", nil
+}
+
+// runIsFull reports that this run's history has grown enough to continue as new.
+func runIsFull(ctx workflow.Context, pages int) bool {
+	return pages >= maxPagesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+}

@@ -1,0 +1,304 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/crmsync/crmsync/activities"
+	"github.com/crmsync/crmsync/internal/crm"
+)
+
+var ref = activities.StreamRef{Integration: "acme", Object: crm.Contacts}
+
+func setup(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{})
+	env.RegisterWorkflow(Backfill)
+	env.RegisterWorkflow(DeltaSync)
+	t.Cleanup(func() { env.AssertExpectations(t) })
+	return env
+}
+
+func page(fetched, written int) activities.PageResult {
+	return activities.PageResult{Fetched: fetched, Written: written, Remaining: 90}
+}
+
+func TestBackfillListsLiveThenArchivedRecords(t *testing.T) {
+	t.Parallel()
+	env := setup(t)
+	env.OnActivity(a.BeginBackfill, mock.Anything, activities.BeginBackfillInput{StreamRef: ref}).
+		Return(activities.BeginBackfillResult{}, nil).Once()
+	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(true, nil).Once()
+	env.OnActivity(a.RefreshProperties, mock.Anything, ref).Return(activities.RefreshPropertiesResult{Count: 12}, nil).Once()
+	env.OnActivity(a.BackfillPage, mock.Anything, activities.BackfillPageInput{StreamRef: ref, Position: ""}).
+		Return(activities.BackfillPageResult{PageResult: page(100, 100), Next: "p2"}, nil).Once()
+	env.OnActivity(a.BackfillPage, mock.Anything, activities.BackfillPageInput{StreamRef: ref, Position: "p2"}).
+		Return(activities.BackfillPageResult{PageResult: page(50, 40), Done: true}, nil).Once()
+	env.OnActivity(a.ArchivedPage, mock.Anything, activities.ArchivedPageInput{StreamRef: ref, After: ""}).
+		Return(activities.ArchivedPageResult{PageResult: page(100, 100), Next: "a2"}, nil).Once()
+	env.OnActivity(a.ArchivedPage, mock.Anything, activities.ArchivedPageInput{StreamRef: ref, After: "a2"}).
+		Return(activities.ArchivedPageResult{PageResult: page(3, 1)}, nil).Once()
+
+	env.ExecuteWorkflow(Backfill, BackfillInput{Integration: "acme", Object: crm.Contacts})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var res BackfillResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, int64(4), res.Pages)
+	require.Equal(t, int64(253), res.Fetched)
+	require.Equal(t, int64(241), res.Written)
+	require.Equal(t, int64(103), res.Deleted)
+	require.Equal(t, phaseDone, res.Phase)
+
+	v, err := env.QueryWorkflow(QueryProgress)
+	require.NoError(t, err)
+	var p Progress
+	require.NoError(t, v.Get(&p))
+	require.Equal(t, int64(4), p.Pages)
+	require.Equal(t, 90, p.Remaining)
+}
+
+func TestBackfillResumesFromTheStoredPosition(t *testing.T) {
+	t.Parallel()
+	env := setup(t)
+	env.OnActivity(a.BeginBackfill, mock.Anything, mock.Anything).
+		Return(activities.BeginBackfillResult{Position: "p7", Resumed: true, Pages: 6}, nil).Once()
+	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil).Once()
+	env.OnActivity(a.BackfillPage, mock.Anything, activities.BackfillPageInput{StreamRef: ref, Position: "p7"}).
+		Return(activities.BackfillPageResult{PageResult: page(10, 10), Done: true}, nil).Once()
+	env.OnActivity(a.ArchivedPage, mock.Anything, mock.Anything).Return(activities.ArchivedPageResult{}, nil).Once()
+
+	env.ExecuteWorkflow(Backfill, BackfillInput{Integration: "acme", Object: crm.Contacts})
+	require.NoError(t, env.GetWorkflowError())
+}
+
+func TestBackfillPassesRestart(t *testing.T) {
+	t.Parallel()
+	env := setup(t)
+	env.OnActivity(a.BeginBackfill, mock.Anything, activities.BeginBackfillInput{StreamRef: ref, Restart: true}).
+		Return(activities.BeginBackfillResult{}, nil).Once()
+	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil)
+	env.OnActivity(a.BackfillPage, mock.Anything, mock.Anything).Return(activities.BackfillPageResult{Done: true}, nil).Once()
+	env.OnActivity(a.ArchivedPage, mock.Anything, mock.Anything).Return(activities.ArchivedPageResult{}, nil).Once()
+	env.ExecuteWorkflow(Backfill, BackfillInput{Integration: "acme", Object: crm.Contacts, Restart: true})
+	require.NoError(t, env.GetWorkflowError())
+}
+
+func TestBackfillContinuesAsNewWithItsPosition(t *testing.T) {
+	t.Parallel()
+	env := setup(t)
+	env.OnActivity(a.BeginBackfill, mock.Anything, mock.Anything).Return(activities.BeginBackfillResult{}, nil).Once()
+	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil)
+	env.OnActivity(a.BackfillPage, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.BackfillPageInput) (activities.BackfillPageResult, error) {
+			var n int
+			_, _ = fmt.Sscanf(in.Position, "p%d", &n)
+			return activities.BackfillPageResult{PageResult: page(100, 100), Next: fmt.Sprintf("p%d", n+1)}, nil
+		}).Times(maxPagesPerRun)
+
+	env.ExecuteWorkflow(Backfill, BackfillInput{Integration: "acme", Object: crm.Contacts})
+	err := env.GetWorkflowError()
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(err, &can), "want continue-as-new, got %v", err)
+	var next BackfillInput
+	require.NoError(t, converterDecode(can, &next))
+	require.NotNil(t, next.State)
+	require.Equal(t, fmt.Sprintf("p%d", maxPagesPerRun), next.State.Position)
+	require.Equal(t, phaseListing, next.State.Phase)
+	require.Equal(t, int64(maxPagesPerRun), next.State.Progress.Pages)
+	require.False(t, next.Restart, "a continued run never restarts")
+}
+
+func TestBackfillContinuedRunSkipsBegin(t *testing.T) {
+	t.Parallel()
+	env := setup(t)
+	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil).Once()
+	env.OnActivity(a.ArchivedPage, mock.Anything, activities.ArchivedPageInput{StreamRef: ref, After: "a9"}).
+		Return(activities.ArchivedPageResult{PageResult: page(5, 5)}, nil).Once()
+	st := &BackfillState{Phase: phaseArchived, ArchivedAfter: "a9", Progress: Progress{Kind: "backfill", Pages: 700, Fetched: 70000}}
+	env.ExecuteWorkflow(Backfill, BackfillInput{Integration: "acme", Object: crm.Contacts, State: st})
+	require.NoError(t, env.GetWorkflowError())
+	var res BackfillResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, int64(701), res.Pages)
+	require.Equal(t, int64(70005), res.Fetched)
+}
+
+func TestBackfillStopsOnAPermanentError(t *testing.T) {
+	t.Parallel()
+	env := setup(t)
+	env.OnActivity(a.BeginBackfill, mock.Anything, mock.Anything).Return(activities.BeginBackfillResult{}, nil).Once()
+	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil).Once()
+	env.OnActivity(a.BackfillPage, mock.Anything, mock.Anything).Return(activities.BackfillPageResult{},
+		temporal.NewNonRetryableApplicationError("GET /crm/v3/objects/contacts: unauthorized (HTTP 401)", activities.ErrTypeUnauthorized, nil)).Once()
+
+	env.ExecuteWorkflow(Backfill, BackfillInput{Integration: "acme", Object: crm.Contacts})
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(env.GetWorkflowError(), &appErr), "got %v", env.GetWorkflowError())
+	require.Equal(t, activities.ErrTypeUnauthorized, appErr.Type())
+}
+
+func TestBackfillRetriesTransientErrorsAfterTheToldDelay(t *testing.T) {
+	t.Parallel()
+	env := setup(t)
+	env.OnActivity(a.BeginBackfill, mock.Anything, mock.Anything).Return(activities.BeginBackfillResult{}, nil).Once()
+	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil).Once()
+	var attempts []time.Time
+	env.OnActivity(a.BackfillPage, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, _ activities.BackfillPageInput) (activities.BackfillPageResult, error) {
+			attempts = append(attempts, env.Now())
+			if len(attempts) == 1 {
+				return activities.BackfillPageResult{}, temporal.NewApplicationErrorWithOptions("429", activities.ErrTypeRateLimited,
+					temporal.ApplicationErrorOptions{NextRetryDelay: 10 * time.Second})
+			}
+			return activities.BackfillPageResult{Done: true}, nil
+		}).Twice()
+	env.OnActivity(a.ArchivedPage, mock.Anything, mock.Anything).Return(activities.ArchivedPageResult{}, nil).Once()
+
+	env.ExecuteWorkflow(Backfill, BackfillInput{Integration: "acme", Object: crm.Contacts})
+	require.NoError(t, env.GetWorkflowError())
+	require.Len(t, attempts, 2)
+	require.GreaterOrEqual(t, attempts[1].Sub(attempts[0]), 10*time.Second, "the retry waited as long as the CRM asked")
+}
+
+func TestInvalidInputFailsBeforeAnyActivity(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		run  func(env *testsuite.TestWorkflowEnvironment)
+		want string
+	}{
+		{name: "backfill without integration", run: func(env *testsuite.TestWorkflowEnvironment) {
+			env.ExecuteWorkflow(Backfill, BackfillInput{Object: crm.Contacts})
+		}, want: `"integration" is required`},
+		{name: "backfill of an unknown object", run: func(env *testsuite.TestWorkflowEnvironment) {
+			env.ExecuteWorkflow(Backfill, BackfillInput{Integration: "acme", Object: "tickets"})
+		}, want: `unknown object type "tickets"`},
+		{name: "delta of an unknown object", run: func(env *testsuite.TestWorkflowEnvironment) {
+			env.ExecuteWorkflow(DeltaSync, DeltaInput{Integration: "acme", Object: "Contacts"})
+		}, want: `unknown object type "Contacts"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := setup(t)
+			tc.run(env)
+			var appErr *temporal.ApplicationError
+			require.True(t, errors.As(env.GetWorkflowError(), &appErr))
+			require.True(t, appErr.NonRetryable())
+			require.Contains(t, appErr.Error(), tc.want)
+		})
+	}
+}
+
+func deltaEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	env := setup(t)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: DeltaID("acme", crm.Contacts)})
+	return env
+}
+
+func TestDeltaReadsChangesThenArchived(t *testing.T) {
+	t.Parallel()
+	env := deltaEnv(t)
+	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	c1 := crm.Cursor{ModifiedAt: t0.Add(time.Minute), ID: "77"}
+	c2 := crm.Cursor{ModifiedAt: t0.Add(2 * time.Minute), ID: "12"}
+	env.OnActivity(a.BeginDelta, mock.Anything, ref).Return(activities.BeginDeltaResult{From: crm.Cursor{ModifiedAt: t0}, BackfillDone: true}, nil).Once()
+	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil).Once()
+	env.OnActivity(a.DeltaPage, mock.Anything, activities.DeltaPageInput{StreamRef: ref, From: crm.Cursor{ModifiedAt: t0}}).
+		Return(activities.DeltaPageResult{PageResult: page(200, 150), Next: c1, More: true}, nil).Once()
+	env.OnActivity(a.DeltaPage, mock.Anything, activities.DeltaPageInput{StreamRef: ref, From: c1}).
+		Return(activities.DeltaPageResult{PageResult: page(20, 20), Next: c2}, nil).Once()
+	env.OnActivity(a.ArchivedPage, mock.Anything, activities.ArchivedPageInput{StreamRef: ref}).
+		Return(activities.ArchivedPageResult{PageResult: page(4, 2)}, nil).Once()
+	env.OnActivity(a.FinishDelta, mock.Anything, ref).Return(nil).Once()
+
+	env.ExecuteWorkflow(DeltaSync, DeltaInput{Integration: "acme", Object: crm.Contacts})
+	require.NoError(t, env.GetWorkflowError())
+	var res DeltaResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, int64(3), res.Pages)
+	require.Equal(t, int64(172), res.Written)
+	require.Equal(t, int64(4), res.Deleted)
+	require.Zero(t, res.Cursor.Compare(c2))
+	require.False(t, res.BackfillStarted)
+	require.Empty(t, res.Skipped)
+}
+
+func TestDeltaStartsTheBackfillOfANeverSyncedObjectAndCarriesOn(t *testing.T) {
+	t.Parallel()
+	env := deltaEnv(t)
+	env.OnActivity(a.BeginDelta, mock.Anything, ref).Return(activities.BeginDeltaResult{BackfillDone: false}, nil).Once()
+	env.OnWorkflow(Backfill, mock.Anything, BackfillInput{Integration: "acme", Object: crm.Contacts}).
+		Return(BackfillResult{}, nil).Once()
+	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil).Once()
+	env.OnActivity(a.DeltaPage, mock.Anything, mock.Anything).Return(activities.DeltaPageResult{}, nil).Once()
+	env.OnActivity(a.ArchivedPage, mock.Anything, mock.Anything).Return(activities.ArchivedPageResult{}, nil).Once()
+	env.OnActivity(a.FinishDelta, mock.Anything, ref).Return(nil).Once()
+
+	env.ExecuteWorkflow(DeltaSync, DeltaInput{Integration: "acme", Object: crm.Contacts})
+	require.NoError(t, env.GetWorkflowError())
+	var res DeltaResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.True(t, res.BackfillStarted)
+}
+
+func TestScheduledDeltaRunsUnderTheStreamID(t *testing.T) {
+	t.Parallel()
+	env := setup(t)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: ScheduledDeltaID("acme", crm.Contacts) + "-2026-05-01T00:00:00Z"})
+	want := DeltaResult{Progress: Progress{Kind: "delta", Pages: 9}}
+	env.OnWorkflow(DeltaSync, mock.Anything, DeltaInput{Integration: "acme", Object: crm.Contacts}).Return(want, nil).Once()
+
+	env.ExecuteWorkflow(DeltaSync, DeltaInput{Integration: "acme", Object: crm.Contacts})
+	require.NoError(t, env.GetWorkflowError())
+	var res DeltaResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, int64(9), res.Pages)
+}
+
+func TestDeltaFailsWhenTheCRMRejectsTheCredential(t *testing.T) {
+	t.Parallel()
+	env := deltaEnv(t)
+	env.OnActivity(a.BeginDelta, mock.Anything, ref).Return(activities.BeginDeltaResult{BackfillDone: true}, nil).Once()
+	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(true, nil).Once()
+	env.OnActivity(a.RefreshProperties, mock.Anything, ref).Return(activities.RefreshPropertiesResult{},
+		temporal.NewNonRetryableApplicationError("unauthorized", activities.ErrTypeUnauthorized, nil)).Once()
+
+	env.ExecuteWorkflow(DeltaSync, DeltaInput{Integration: "acme", Object: crm.Contacts})
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(env.GetWorkflowError(), &appErr))
+	require.Equal(t, activities.ErrTypeUnauthorized, appErr.Type())
+}
+
+func TestIDsAndQueues(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "crmsync/acme/contacts/backfill", BackfillID("acme", crm.Contacts))
+	require.Equal(t, "crmsync/acme/deals/delta", DeltaID("acme", crm.Deals))
+	require.Equal(t, "crmsync/acme/deals/delta-schedule", ScheduleID("acme", crm.Deals))
+	require.Equal(t, "crmsync/acme", APITaskQueue("acme"))
+	require.Equal(t, "crmsync/acme/search", SearchTaskQueue("acme"))
+	require.NotEqual(t, APITaskQueue("a"), APITaskQueue("b"), "one queue, and one quota, per integration")
+}
+
+// converterDecode reads the input a workflow continued as new with.
+func converterDecode(can *workflow.ContinueAsNewError, out any) error {
+	return converter.GetDefaultDataConverter().FromPayloads(can.Input, out)
+}
