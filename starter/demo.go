@@ -1,0 +1,703 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/crmsync/crmsync/internal/config"
+	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/crmsim"
+	"github.com/crmsync/crmsync/internal/groundtruth"
+	"github.com/crmsync/crmsync/internal/logging"
+	"github.com/crmsync/crmsync/internal/ratelimit"
+	"github.com/crmsync/crmsync/internal/store"
+	"github.com/crmsync/crmsync/workflows"
+)
+
+// demoIntegration is the demo's integration id; demoTokenEnv holds the simulator's token
+// for the worker, as a real deployment's token would be.
+const (
+	demoIntegration = "demo"
+	demoTokenEnv    = "CRMSYNC_DEMO_TOKEN"
+	demoSchema      = "crmsync_demo"
+)
+
+type demoFlags struct {
+	dir               string
+	temporalPort      int
+	uiPort            int
+	simAddr           string
+	databaseURL       string
+	deltaInterval     time.Duration
+	deltaLag          time.Duration
+	quota10s          int
+	exitAfterBackfill bool
+	sim               simFlags
+}
+
+func runDemo(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var f demoFlags
+	fs.StringVar(&f.dir, "dir", ".demo", "working directory for logs, the config and Temporal's database")
+	fs.IntVar(&f.temporalPort, "temporal-port", 7233, "Temporal dev server port")
+	fs.IntVar(&f.uiPort, "ui-port", 8233, "Temporal Web UI port")
+	fs.StringVar(&f.simAddr, "sim-addr", "127.0.0.1:8090", "simulator listen address")
+	fs.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL server (default $DATABASE_URL or "+config.DefaultDatabaseURL+"); the demo uses its own schema, "+demoSchema)
+	fs.DurationVar(&f.deltaInterval, "delta-interval", 30*time.Second, "how often the delta Schedules fire")
+	fs.DurationVar(&f.deltaLag, "delta-lag", 10*time.Second, "how far back each delta re-reads")
+	fs.IntVar(&f.quota10s, "quota", 100, "the simulated CRM's requests per 10 s (the demo's quota)")
+	fs.BoolVar(&f.exitAfterBackfill, "exit-after-backfill", false, "after the backfill and one delta, check the data and exit (non-zero on any mismatch or 429)")
+	f.sim.register(fs, 20000, 5000, 10000)
+	fs.Lookup("mutate-every").DefValue = "2s"
+	f.sim.mutateEvery = 2 * time.Second
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	f.sim.limit10s = f.quota10s
+	d := &demo{flags: f, out: out, started: time.Now()}
+	defer d.shutdown()
+	return d.run(ctx)
+}
+
+// demo owns every process and server it starts, and stops them all on exit.
+type demo struct {
+	flags   demoFlags
+	out     io.Writer
+	started time.Time
+
+	sim    *crmsim.Sim
+	store  *store.Store
+	client client.Client
+	cfg    *config.Config
+	stops  []func()
+
+	mu          sync.Mutex
+	workerPID   int
+	workerDeath int
+}
+
+func (d *demo) say(format string, args ...any) {
+	fmt.Fprintf(d.out, "[%6s] %s\n", time.Since(d.started).Round(time.Second), fmt.Sprintf(format, args...))
+}
+
+func (d *demo) shutdown() {
+	for i := len(d.stops) - 1; i >= 0; i-- {
+		d.stops[i]()
+	}
+}
+
+func (d *demo) run(ctx context.Context) error {
+	f := d.flags
+	if err := os.MkdirAll(f.dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", f.dir, err)
+	}
+	temporalBin, err := findBinary("temporal", "TEMPORAL_CLI")
+	if err != nil {
+		return err
+	}
+	workerBin, err := findBinary("worker", "CRMSYNC_WORKER")
+	if err != nil {
+		return err
+	}
+	for _, addr := range []string{fmt.Sprintf("127.0.0.1:%d", f.temporalPort), fmt.Sprintf("127.0.0.1:%d", f.uiPort), f.simAddr} {
+		if err := portFree(addr); err != nil {
+			return err
+		}
+	}
+
+	dbURL, err := prepareDemoDatabase(ctx, firstNonEmpty(f.databaseURL, os.Getenv("DATABASE_URL"), config.DefaultDatabaseURL))
+	if err != nil {
+		return err
+	}
+	d.say("PostgreSQL ready: schema %s (fresh)", demoSchema)
+
+	if err := d.startTemporal(ctx, temporalBin); err != nil {
+		return err
+	}
+	d.say("Temporal dev server ready: Web UI http://localhost:%d", f.uiPort)
+
+	sim, err := crmsim.New(f.sim.options())
+	if err != nil {
+		return err
+	}
+	d.sim = sim
+	simCtx, stopSim := context.WithCancel(context.Background())
+	d.stops = append(d.stops, stopSim)
+	srv, err := serveSim(simCtx, sim, f.simAddr)
+	if err != nil {
+		return err
+	}
+	d.say("HubSpot simulator on http://%s: %d contacts, %d companies, %d deals; quota %d requests / 10 s",
+		srv.Addr, f.sim.contacts, f.sim.companies, f.sim.deals, f.quota10s)
+
+	cfgPath := filepath.Join(f.dir, "crmsync.yaml")
+	if err := writeDemoConfig(cfgPath, srv.Addr, f); err != nil {
+		return err
+	}
+	d.cfg, err = config.Load(cfgPath)
+	if err != nil {
+		return err
+	}
+	log, err := logging.New("console", "warn")
+	if err != nil {
+		return err
+	}
+	e := &env{Env: config.Env{ConfigPath: cfgPath, DatabaseURL: dbURL, Temporal: config.Temporal{
+		Address: fmt.Sprintf("127.0.0.1:%d", f.temporalPort), Namespace: config.DefaultNamespace}}, cfg: d.cfg, log: log}
+	d.client, err = e.dial(ctx)
+	if err != nil {
+		return err
+	}
+	d.stops = append(d.stops, d.client.Close)
+
+	workerEnv := append(os.Environ(), "CRMSYNC_CONFIG="+cfgPath, "DATABASE_URL="+dbURL, demoTokenEnv+"="+demoToken,
+		"TEMPORAL_ADDRESS="+e.Temporal.Address, "TEMPORAL_NAMESPACE="+e.Temporal.Namespace, "CRMSYNC_LOG_FORMAT=json")
+	if err := d.superviseWorker(ctx, workerBin, workerEnv); err != nil {
+		return err
+	}
+	d.store, err = store.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	d.stops = append(d.stops, d.store.Close)
+
+	var buf strings.Builder
+	if err := applySchedules(ctx, d.client, e, true, &buf); err != nil {
+		return err
+	}
+	d.say("delta Schedules applied: every %s per object", f.deltaInterval)
+	if f.sim.mutateEvery > 0 {
+		sim.StartMutator(simCtx, f.sim.mutateEvery, f.sim.mutate)
+		d.say("the simulator now changes records every %s (updates, creates, archives) while we sync", f.sim.mutateEvery)
+	}
+
+	streams, err := e.streams(demoIntegration, nil)
+	if err != nil {
+		return err
+	}
+	backfillStart := time.Now()
+	for _, s := range streams {
+		if _, _, err := startStream(ctx, d.client, kindBackfill, s, true); err != nil {
+			return err
+		}
+	}
+	d.say("backfills started for %s; kill the worker any time (kill -9 %d) to watch it resume", "contacts, companies and deals", d.pid())
+	if err := d.watchBackfills(ctx, streams); err != nil {
+		return err
+	}
+	backfillStats := sim.Stats()
+	elapsed := time.Since(backfillStart)
+	if err := d.summary(ctx, streams, backfillStats, elapsed); err != nil {
+		return err
+	}
+
+	if f.exitAfterBackfill {
+		return d.verify(ctx, streams)
+	}
+	d.say("delta-syncing every %s until Ctrl-C; `starter status --config %s` in another terminal shows every stream", f.deltaInterval, cfgPath)
+	return d.watchDeltas(ctx, streams)
+}
+
+// findBinary looks for a program in $envVar, next to this executable, in ./bin, then PATH.
+func findBinary(name, envVar string) (string, error) {
+	if p := os.Getenv(envVar); p != "" {
+		return p, nil
+	}
+	var candidates []string
+	if self, err := os.Executable(); err == nil {
+		candidates = append(candidates, filepath.Join(filepath.Dir(self), name))
+	}
+	candidates = append(candidates, filepath.Join("bin", name))
+	for _, c := range candidates {
+		if st, err := os.Stat(c); err == nil && !st.IsDir() {
+			return c, nil
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("cannot find the %s program (looked in $%s, next to starter, in ./bin and on PATH); run `make build`", name, envVar)
+}
+
+func portFree(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s is in use: stop whatever listens there, or pick other ports (starter demo -h): %w", addr, err)
+	}
+	return ln.Close()
+}
+
+// prepareDemoDatabase creates the database if it is missing and gives the demo a fresh
+// schema in it; it returns a URL whose connections use that schema.
+func prepareDemoDatabase(ctx context.Context, rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme == "" {
+		return "", errors.New("DATABASE_URL: want a postgres:// URL")
+	}
+	dbName := strings.TrimPrefix(u.Path, "/")
+	if dbName == "" {
+		dbName = "crmsync"
+		u.Path = "/crmsync"
+	}
+	admin := *u
+	admin.Path = "/postgres"
+	conn, err := pgx.Connect(ctx, admin.String())
+	if err != nil {
+		return "", fmt.Errorf("connecting to PostgreSQL at %s: %w (is it running? set DATABASE_URL)", u.Host, err)
+	}
+	var exists bool
+	err = conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, dbName).Scan(&exists)
+	if err == nil && !exists {
+		_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{dbName}.Sanitize())
+	}
+	conn.Close(ctx)
+	if err != nil {
+		return "", fmt.Errorf("creating database %s: %w", dbName, err)
+	}
+	conn, err = pgx.Connect(ctx, u.String())
+	if err != nil {
+		return "", fmt.Errorf("connecting to database %s: %w", dbName, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+demoSchema+" CASCADE; CREATE SCHEMA "+demoSchema); err != nil {
+		return "", fmt.Errorf("resetting schema %s: %w", demoSchema, err)
+	}
+	q := u.Query()
+	q.Set("search_path", demoSchema)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// startTemporal runs `temporal server start-dev` on a fresh SQLite file (so the demo's
+// workflows survive a restart of the server too), with one partition per task queue so
+// that a queue's rate limit is delivered as configured.
+func (d *demo) startTemporal(ctx context.Context, bin string) error {
+	f := d.flags
+	db := filepath.Join(f.dir, "temporal.db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(db + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("removing the old %s: %w", db+suffix, err)
+		}
+	}
+	logPath := filepath.Join(f.dir, "temporal.log")
+	p, err := startProcess(bin, devServerArgs(f.temporalPort, f.uiPort, db), os.Environ(), logPath)
+	if err != nil {
+		return fmt.Errorf("starting the Temporal dev server: %w", err)
+	}
+	d.stops = append(d.stops, func() { p.stop(10 * time.Second) })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c, err := client.Dial(client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", f.temporalPort), Logger: quietLogger{}})
+		if err == nil {
+			_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			c.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the Temporal dev server did not become ready within 60 s; see %s", logPath)
+		}
+		if p.exited() {
+			return fmt.Errorf("the Temporal dev server exited; see %s: %w", logPath, p.err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// devServerArgs are the dev server's flags for the demo and the tests.
+func devServerArgs(port, uiPort int, dbFile string) []string {
+	return []string{"server", "start-dev",
+		"--ip", "127.0.0.1", "--port", strconv.Itoa(port), "--ui-port", strconv.Itoa(uiPort),
+		"--db-filename", dbFile,
+		"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+		"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+		"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
+		"--log-level", "warn",
+	}
+}
+
+func writeDemoConfig(path, simAddr string, f demoFlags) error {
+	doc := fmt.Sprintf(`# Written by starter demo: the local simulator stands in for HubSpot.
+# To sync a real HubSpot account instead, remove base_url and point credential_env at a
+# variable holding a private app token.
+integrations:
+  - id: %s
+    provider: hubspot
+    base_url: http://%s
+    credential_env: %s
+    objects: [contacts, companies, deals]
+    quota:
+      requests_per_10s: %d
+      daily: %d
+      search_per_second: %d
+    delta:
+      interval: %s
+      lag: %s
+`, demoIntegration, simAddr, demoTokenEnv, f.quota10s, f.sim.daily, f.sim.searchRate, f.deltaInterval, f.deltaLag)
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		return fmt.Errorf("writing the demo config: %w", err)
+	}
+	return nil
+}
+
+// superviseWorker runs the worker and restarts it whenever it dies, as systemd or
+// Kubernetes would: the point of the demo is that a killed worker loses nothing.
+func (d *demo) superviseWorker(ctx context.Context, bin string, env []string) error {
+	logPath := filepath.Join(d.flags.dir, "worker.log")
+	start := func() (*proc, error) {
+		p, err := startProcess(bin, nil, env, logPath)
+		if err != nil {
+			return nil, fmt.Errorf("starting the worker: %w", err)
+		}
+		d.mu.Lock()
+		d.workerPID = p.pid()
+		d.mu.Unlock()
+		return p, nil
+	}
+	current, err := start()
+	if err != nil {
+		return err
+	}
+	sctx, stop := context.WithCancel(ctx)
+	var cmu sync.Mutex
+	supervisorDone := make(chan struct{})
+	go func() {
+		defer close(supervisorDone)
+		for {
+			cmu.Lock()
+			p := current
+			cmu.Unlock()
+			select {
+			case <-sctx.Done():
+				return
+			case <-p.done:
+			}
+			d.mu.Lock()
+			d.workerDeath++
+			d.mu.Unlock()
+			d.say("worker (pid %d) exited: %v; restarting it in 2 s; the syncs resume where they stopped (log: %s)", p.pid(), p.err, logPath)
+			select {
+			case <-sctx.Done():
+				return
+			case <-time.After(2 * time.Second):
+			}
+			next, err := start()
+			if err != nil {
+				d.say("%v", err)
+				return
+			}
+			cmu.Lock()
+			current = next
+			cmu.Unlock()
+			d.say("worker restarted (pid %d)", next.pid())
+		}
+	}()
+	d.stops = append(d.stops, func() {
+		stop()
+		<-supervisorDone
+		cmu.Lock()
+		p := current
+		cmu.Unlock()
+		p.stop(15 * time.Second)
+	})
+	return nil
+}
+
+func (d *demo) pid() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.workerPID
+}
+
+// proc is a child process the demo started; done closes when it has exited.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// startProcess starts a child in its own process group (so the terminal's Ctrl-C reaches
+// the demo, which then stops children in order) that dies with the demo.
+func startProcess(bin string, args, env []string, logPath string) (*proc, error) {
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		logFile.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop asks the child to stop (SIGTERM) and kills it after grace.
+func (p *proc) stop(grace time.Duration) {
+	if p == nil || p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// watchBackfills prints progress every two seconds until every backfill has finished.
+func (d *demo) watchBackfills(ctx context.Context, streams []stream) error {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	rates := ratelimit.ForQuota(d.cfg.Integrations[0].Quota)
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		done := 0
+		var parts []string
+		for _, s := range streams {
+			desc, err := d.client.DescribeWorkflow(ctx, workflows.BackfillID(s.integration, s.object), "")
+			if err != nil {
+				return fmt.Errorf("describing the %s backfill: %w", s.object, err)
+			}
+			status := desc.Status
+			if status == enumspb.WORKFLOW_EXECUTION_STATUS_FAILED || status == enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED {
+				return fmt.Errorf("the %s backfill %s; see the Web UI", s.object, strings.ToLower(status.String()))
+			}
+			counts, err := d.store.Count(ctx, s.integration, s.object)
+			if err != nil {
+				return err
+			}
+			total := d.crmCount(s.object)
+			mark := ""
+			if status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+				done++
+				mark = " done"
+			}
+			parts = append(parts, fmt.Sprintf("%s %s%s", s.object, bar(counts.Live+counts.Deleted, total), mark))
+		}
+		st := d.sim.Stats()
+		d.say("%s | API calls %d (%.1f/s, queue rate %.1f/s) 429s %d | worker pid %d",
+			strings.Join(parts, "  "), st.Total, float64(st.Total)/time.Since(d.started).Seconds(), rates.API, st.RateLimited, d.pid())
+		if done == len(streams) {
+			return nil
+		}
+	}
+}
+
+// crmCount is the number of records (live and archived) the simulator holds.
+func (d *demo) crmCount(obj crm.Object) int64 {
+	recs, err := d.sim.Snapshot(string(obj))
+	if err != nil {
+		return 0
+	}
+	return int64(len(recs))
+}
+
+func bar(n, total int64) string {
+	const width = 12
+	if total <= 0 {
+		total = 1
+	}
+	filled := min(int(n*width/total), width)
+	return fmt.Sprintf("[%s%s] %6d/%d", strings.Repeat("#", filled), strings.Repeat(".", width-filled), n, total)
+}
+
+func (d *demo) summary(ctx context.Context, streams []stream, st crmsim.Stats, elapsed time.Duration) error {
+	fmt.Fprintf(d.out, "\n=== crmsync demo: backfill complete in %s ===\n\n", elapsed.Round(100*time.Millisecond))
+	tw := tabwriter.NewWriter(d.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "OBJECT\tIN POSTGRES (live / deleted)\tIN THE CRM NOW\tLIST CALLS\tMINIMUM ceil(N/100)")
+	var records int64
+	for _, s := range streams {
+		c, err := d.store.Count(ctx, s.integration, s.object)
+		if err != nil {
+			return err
+		}
+		records += c.Live + c.Deleted
+		calls := st.Calls("list " + string(s.object))
+		fmt.Fprintf(tw, "%s\t%d / %d\t%d\t%d\t%d\n", s.object, c.Live, c.Deleted, d.crmCount(s.object), calls, (c.Live+99)/100)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	rates := ratelimit.ForQuota(d.cfg.Integrations[0].Quota)
+	peak := 0
+	for _, p := range st.Peak10s {
+		peak = max(peak, p)
+	}
+	fmt.Fprintf(d.out, "\nAPI calls used:      %d in all (%s)\n", st.Total, endpointSummary(st))
+	fmt.Fprintf(d.out, "429s received:       %d\n", st.RateLimited)
+	fmt.Fprintf(d.out, "Request rate:        %.2f calls/s achieved; queue limit %.2f/s; quota %d per 10 s (%.0f/s); busiest 10 s held %d calls\n",
+		float64(st.Total)/elapsed.Seconds(), rates.API, d.flags.quota10s, float64(d.flags.quota10s)/10, peak)
+	fmt.Fprintf(d.out, "Records synced:      %d in %s (%.0f records/s)\n", records, elapsed.Round(100*time.Millisecond), float64(records)/elapsed.Seconds())
+	if n := d.workerDeaths(); n > 0 {
+		fmt.Fprintf(d.out, "Worker restarts:     %d (the backfills resumed each time)\n", n)
+	}
+	fmt.Fprintf(d.out, "Temporal Web UI:     http://localhost:%d/namespaces/default/workflows\n", d.flags.uiPort)
+	fmt.Fprintf(d.out, "PostgreSQL:          psql '%s' -c 'SELECT object_type, count(*) FROM %s.records GROUP BY 1'\n\n",
+		redactURL(firstNonEmpty(d.flags.databaseURL, os.Getenv("DATABASE_URL"), config.DefaultDatabaseURL)), demoSchema)
+	return nil
+}
+
+func (d *demo) workerDeaths() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.workerDeath
+}
+
+func endpointSummary(st crmsim.Stats) string {
+	groups := map[string]int{}
+	for key, byStatus := range st.ByEndpoint {
+		op, _, _ := strings.Cut(key, " ")
+		for _, n := range byStatus {
+			groups[op] += n
+		}
+	}
+	var parts []string
+	for _, op := range []string{"list", "list_archived", "search", "properties", "batch_read"} {
+		if groups[op] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", op, groups[op]))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// redactURL drops a password from a database URL before printing it.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(DATABASE_URL)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// verify runs one delta of every object and compares PostgreSQL with the simulator.
+func (d *demo) verify(ctx context.Context, streams []stream) error {
+	asOf := time.Now().Add(-time.Second)
+	var runs []client.WorkflowRun
+	for _, s := range streams {
+		run, _, err := startStream(ctx, d.client, kindDelta, s, false)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, run)
+	}
+	for i, run := range runs {
+		if err := run.Get(ctx, nil); err != nil {
+			return fmt.Errorf("delta of %s: %w", streams[i], err)
+		}
+	}
+	var bad []string
+	for _, s := range streams {
+		diff, err := groundtruth.Compare(ctx, d.sim, d.store, s.integration, s.object, asOf)
+		if err != nil {
+			return err
+		}
+		d.say("check %s: %s", s.object, diff)
+		if diff.Mismatches() > 0 {
+			bad = append(bad, string(s.object))
+		}
+	}
+	if st := d.sim.Stats(); st.RateLimited > 0 || st.Early > 0 {
+		bad = append(bad, fmt.Sprintf("%d 429s, %d early calls", st.RateLimited, st.Early))
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("demo check failed: %s", strings.Join(bad, "; "))
+	}
+	d.say("PostgreSQL equals the CRM; no 429s")
+	return nil
+}
+
+// watchDeltas reports each completed delta until Ctrl-C.
+func (d *demo) watchDeltas(ctx context.Context, streams []stream) error {
+	seen := map[string]time.Time{}
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			d.say("stopping: worker, Temporal dev server, simulator")
+			return nil
+		case <-tick.C:
+		}
+		for _, s := range streams {
+			st, err := d.store.Stream(ctx, store.StreamKey{Integration: s.integration, Object: s.object, Stream: store.StreamDelta})
+			if err != nil {
+				return err
+			}
+			key := s.String()
+			if st.CompletedAt.IsZero() || !st.CompletedAt.After(seen[key]) {
+				continue
+			}
+			seen[key] = st.CompletedAt
+			// What changed after the delta's last search (the index lag before it, and the
+			// archived pass after it) is the next delta's business.
+			asOf := st.CompletedAt.Add(-d.flags.sim.indexLag - 2*time.Second)
+			diff, err := groundtruth.Compare(ctx, d.sim, d.store, s.integration, s.object, asOf)
+			if err != nil {
+				return err
+			}
+			stats := d.sim.Stats()
+			d.say("delta %-9s caught up (cursor %s); Postgres vs CRM: %d mismatches of %d; API calls %d, 429s %d",
+				s.object, st.Cursor, diff.Mismatches(), diff.Compared, stats.Total, stats.RateLimited)
+		}
+	}
+}
+
+// quietLogger silences the SDK while polling for the dev server to come up.
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}

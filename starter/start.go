@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/crmsync/crmsync/workflows"
+)
+
+type syncKind string
+
+const (
+	kindBackfill syncKind = "backfill"
+	kindDelta    syncKind = "sync"
+)
+
+func runStart(ctx context.Context, kind syncKind, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet(string(kind), flag.ContinueOnError)
+	fs.SetOutput(out)
+	var common commonFlags
+	common.register(fs)
+	integration := fs.String("integration", "", "integration id (default: every configured integration)")
+	var objects listFlag
+	fs.Var(&objects, "object", "object to sync: contacts, companies, deals (repeatable; default: all configured)")
+	wait := fs.Bool("wait", false, "wait for completion, showing live progress")
+	restart := false
+	if kind == kindBackfill {
+		fs.BoolVar(&restart, "restart", false, "start over from the first page instead of resuming an unfinished backfill")
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	e, c, err := connect(ctx, common)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	streams, err := e.streams(*integration, objects)
+	if err != nil {
+		return err
+	}
+
+	runs := make([]client.WorkflowRun, 0, len(streams))
+	for _, s := range streams {
+		run, fresh, err := startStream(ctx, c, kind, s, restart)
+		if err != nil {
+			return err
+		}
+		verb := "started"
+		if !fresh {
+			verb = "already running; following"
+		}
+		fmt.Fprintf(out, "%-28s %s %s (workflow %s, run %s)\n", s, kind, verb, run.GetID(), run.GetRunID())
+		runs = append(runs, run)
+	}
+	if !*wait {
+		fmt.Fprintf(out, "\nfollow with: starter %s --wait, starter status, or the Web UI (http://localhost:8233)\n", kind)
+		return nil
+	}
+	return follow(ctx, c, streams, runs, out)
+}
+
+// startStream starts the stream's workflow under its canonical id. A workflow already
+// running under that id is followed instead of started twice.
+func startStream(ctx context.Context, c client.Client, kind syncKind, s stream, restart bool) (client.WorkflowRun, bool, error) {
+	opts := client.StartWorkflowOptions{
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+	}
+	var run client.WorkflowRun
+	var err error
+	switch kind {
+	case kindBackfill:
+		opts.ID = workflows.BackfillID(s.integration, s.object)
+		run, err = c.ExecuteWorkflow(ctx, opts, workflows.Backfill,
+			workflows.BackfillInput{Integration: s.integration, Object: s.object, Restart: restart})
+	default:
+		opts.ID = workflows.DeltaID(s.integration, s.object)
+		run, err = c.ExecuteWorkflow(ctx, opts, workflows.DeltaSync,
+			workflows.DeltaInput{Integration: s.integration, Object: s.object})
+	}
+	if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		return c.GetWorkflow(ctx, opts.ID, ""), false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("starting %s of %s: %w", kind, s, err)
+	}
+	return run, true, nil
+}
+
+// follow prints each run's progress every second until all have finished, then their
+// results. It fails if any run failed.
+func follow(ctx context.Context, c client.Client, streams []stream, runs []client.WorkflowRun, out io.Writer) error {
+	started := time.Now()
+	done := make([]bool, len(runs))
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	prev := map[int]workflows.Progress{}
+	for {
+		allDone := true
+		for i, run := range runs {
+			if done[i] {
+				continue
+			}
+			desc, err := c.DescribeWorkflow(ctx, run.GetID(), "")
+			if err == nil && desc.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				done[i] = true
+				continue
+			}
+			allDone = false
+			var p workflows.Progress
+			if v, err := c.QueryWorkflow(ctx, run.GetID(), "", workflows.QueryProgress); err == nil && v.Get(&p) == nil {
+				rate := 0.0
+				if q, ok := prev[i]; ok {
+					rate = float64(p.Fetched - q.Fetched)
+				}
+				prev[i] = p
+				fmt.Fprintf(out, "%s  %s\n", time.Since(started).Round(time.Second), progressLine(streams[i], p, rate))
+			}
+		}
+		if allDone {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(out, "stopped following; the workflows keep running")
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	var errs []error
+	for i, run := range runs {
+		// A DeltaResult decodes a BackfillResult too: both embed Progress.
+		var res workflows.DeltaResult
+		err := run.Get(ctx, &res)
+		if err != nil {
+			var appErr *temporal.ApplicationError
+			msg := err.Error()
+			if errors.As(err, &appErr) {
+				msg = appErr.Error()
+			}
+			fmt.Fprintf(out, "%-28s FAILED: %s\n", streams[i], msg)
+			errs = append(errs, fmt.Errorf("%s: %w", streams[i], err))
+			continue
+		}
+		if res.Skipped != "" {
+			fmt.Fprintf(out, "%-28s skipped: %s\n", streams[i], res.Skipped)
+			continue
+		}
+		fmt.Fprintf(out, "%-28s done: %d pages, %d records read, %d written, %d archived seen, in %s\n", streams[i],
+			res.Pages, res.Fetched, res.Written, res.Deleted, res.FinishedAt.Sub(res.StartedAt).Round(100*time.Millisecond))
+		if res.BackfillStarted {
+			fmt.Fprintf(out, "%-28s (never backfilled: its backfill was started too; follow it with starter backfill --wait)\n", "")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func progressLine(s stream, p workflows.Progress, perSecond float64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-24s %-9s %-10s pages %5d  read %7d  written %7d", s, p.Kind, p.Phase, p.Pages, p.Fetched, p.Written)
+	if perSecond > 0 {
+		fmt.Fprintf(&b, "  %5.0f rec/s", perSecond)
+	}
+	if p.Remaining >= 0 {
+		fmt.Fprintf(&b, "  window quota left %d", p.Remaining)
+	}
+	return b.String()
+}

@@ -1,0 +1,150 @@
+// Command worker runs crmsync's Temporal workers: the workflow worker on the shared crmsync
+// queue and, for each configured integration, activity workers on its rate-limited API and
+// search queues. Run any number of them against one Temporal cluster and one PostgreSQL:
+// the server holds each integration's quota across all of them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.uber.org/zap"
+
+	"github.com/crmsync/crmsync/activities"
+	"github.com/crmsync/crmsync/internal/config"
+	"github.com/crmsync/crmsync/internal/crm/provider"
+	"github.com/crmsync/crmsync/internal/logging"
+	"github.com/crmsync/crmsync/internal/ratelimit"
+	"github.com/crmsync/crmsync/internal/store"
+	"github.com/crmsync/crmsync/internal/temporalclient"
+	"github.com/crmsync/crmsync/workflows"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "crmsync worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	log, err := logging.New(os.Getenv("CRMSYNC_LOG_FORMAT"), os.Getenv("CRMSYNC_LOG_LEVEL"))
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush at exit
+
+	env, err := config.LoadEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(env.ConfigPath)
+	if err != nil {
+		return err
+	}
+
+	// Credentials are read once, here; they live only in the connectors.
+	httpClient := &http.Client{Timeout: 30 * time.Second}
+	var integrations []*activities.Integration
+	var missing []error
+	for _, in := range cfg.Integrations {
+		token, err := in.Credential(os.Getenv)
+		if err != nil {
+			missing = append(missing, err)
+			continue
+		}
+		conn, err := provider.New(in, token, httpClient)
+		if err != nil {
+			return err
+		}
+		integrations = append(integrations, &activities.Integration{Config: in, Connector: conn})
+	}
+	if err := errors.Join(missing...); err != nil {
+		return err
+	}
+
+	st, err := store.Open(ctx, env.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	version, err := st.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("database ready", zap.Int("schema_version", version), zap.Int("migrations_applied", applied))
+
+	acts, err := activities.New(activities.Options{Store: st, Integrations: integrations, Logger: log})
+	if err != nil {
+		return err
+	}
+
+	c, err := temporalclient.Dial(ctx, env.Temporal, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	workers := []worker.Worker{newWorkflowWorker(c, acts)}
+	for _, in := range cfg.Integrations {
+		rates := ratelimit.ForQuota(in.Quota)
+		workers = append(workers,
+			newActivityWorker(c, workflows.APITaskQueue(in.ID), rates.API, acts),
+			newActivityWorker(c, workflows.SearchTaskQueue(in.ID), rates.Search, acts))
+		log.Info("integration ready", zap.String("integration", in.ID), zap.String("provider", in.Provider),
+			zap.String("base_url", in.BaseURL), zap.Any("objects", in.Objects),
+			zap.Float64("api_rate_per_s", rates.API), zap.Float64("search_rate_per_s", rates.Search))
+	}
+	for i, w := range workers {
+		if err := w.Start(); err != nil {
+			for _, started := range workers[:i] {
+				started.Stop()
+			}
+			return fmt.Errorf("starting worker: %w", err)
+		}
+	}
+	log.Info("worker running", zap.String("temporal", env.Temporal.Address), zap.String("namespace", env.Temporal.Namespace),
+		zap.Int("pid", os.Getpid()))
+	<-ctx.Done()
+	log.Info("stopping: finishing activities in flight")
+	for _, w := range workers {
+		w.Stop()
+	}
+	return nil
+}
+
+func newWorkflowWorker(c client.Client, acts *activities.Activities) worker.Worker {
+	w := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 10 * time.Second})
+	w.RegisterWorkflow(workflows.Backfill)
+	w.RegisterWorkflow(workflows.DeltaSync)
+	// The PostgreSQL-only steps run as local activities of the workflows.
+	w.RegisterActivity(acts)
+	return w
+}
+
+// newActivityWorker polls one of an integration's CRM queues. TaskQueueActivitiesPerSecond
+// is enforced by the server for the whole queue, whatever the number of workers; every
+// worker of the queue must agree on it (the latest poll's value wins).
+func newActivityWorker(c client.Client, queue string, rate float64, acts *activities.Activities) worker.Worker {
+	w := worker.New(c, queue, worker.Options{
+		TaskQueueActivitiesPerSecond: rate,
+		WorkerStopTimeout:            10 * time.Second,
+		DisableWorkflowWorker:        true,
+	})
+	w.RegisterActivity(acts)
+	return w
+}
