@@ -35,7 +35,7 @@ type BeginBackfillResult struct {
 // It also creates the delta cursor at the current time if the stream has none, so that
 // changes made while the backfill runs are caught by the next delta.
 func (a *Activities) BeginBackfill(ctx context.Context, in BeginBackfillInput) (BeginBackfillResult, error) {
-	if _, err := a.integration(in.StreamRef); err != nil {
+	if _, err := a.localIntegration(in.StreamRef); err != nil {
 		return BeginBackfillResult{}, err
 	}
 	key := store.StreamKey{Integration: in.Integration, Object: in.Object, Stream: store.StreamBackfill}
@@ -101,11 +101,11 @@ func (a *Activities) listPage(ctx context.Context, ref StreamRef, after string, 
 	if err != nil {
 		return crm.Page{}, store.WriteResult{}, err
 	}
-	props, err := a.propertyNames(ctx, integ, ref.Object)
-	if err != nil {
+	if err := a.gated(integ, windowCall, op); err != nil {
 		return crm.Page{}, store.WriteResult{}, err
 	}
-	if err := a.gated(integ, windowCall, op); err != nil {
+	props, err := a.propertyNames(ctx, integ, ref.Object)
+	if err != nil {
 		return crm.Page{}, store.WriteResult{}, err
 	}
 	defer heartbeatWhile(ctx)()
@@ -166,8 +166,8 @@ func (a *Activities) ArchivedPage(ctx context.Context, in ArchivedPageInput) (Ar
 
 // BeginDeltaResult is where a delta sync starts.
 type BeginDeltaResult struct {
-	// From is the first page's cursor: the stored high-water mark moved back by the
-	// integration's lag window, because the CRM's search index trails its writes.
+	// From is the first page's cursor: the point up to which every change is known to be
+	// stored. See BeginDelta.
 	From crm.Cursor `json:"from"`
 	// HighWater is the stored cursor itself.
 	HighWater crm.Cursor `json:"high_water"`
@@ -178,21 +178,37 @@ type BeginDeltaResult struct {
 // BeginDelta prepares a delta sync (PostgreSQL only; runs as a local activity). A stream
 // that has never synced gets its cursor at the current time: its history is the
 // backfill's job.
+//
+// The CRM's search index trails its writes by up to the integration's lag, so a change can
+// appear in search after the cursor has moved past its timestamp. A run that started at S
+// saw every change older than S - lag, so everything up to min(cursor, S - lag) is
+// complete, and the next run starts there: a stream that changed recently re-reads the
+// window; an idle one starts at its cursor and costs one call.
 func (a *Activities) BeginDelta(ctx context.Context, ref StreamRef) (BeginDeltaResult, error) {
-	integ, err := a.integration(ref)
+	integ, err := a.localIntegration(ref)
 	if err != nil {
 		return BeginDeltaResult{}, err
 	}
-	st, err := a.store.EnsureCursor(ctx, store.StreamKey{Integration: ref.Integration, Object: ref.Object, Stream: store.StreamDelta}, a.now())
+	prev, err := a.store.StartDeltaRun(ctx, store.StreamKey{Integration: ref.Integration, Object: ref.Object, Stream: store.StreamDelta}, a.now())
 	if err != nil {
-		return BeginDeltaResult{}, classify(ctx, "reading delta cursor", err)
+		return BeginDeltaResult{}, classify(ctx, "starting delta run", err)
 	}
 	bf, err := a.store.Stream(ctx, store.StreamKey{Integration: ref.Integration, Object: ref.Object, Stream: store.StreamBackfill})
 	if err != nil {
 		return BeginDeltaResult{}, classify(ctx, "reading backfill state", err)
 	}
-	from := crm.Cursor{ModifiedAt: st.Cursor.ModifiedAt.Add(-integ.Config.Delta.Lag.D())}
-	return BeginDeltaResult{From: from, HighWater: st.Cursor, BackfillDone: bf.Done()}, nil
+	return BeginDeltaResult{From: deltaStart(prev.Cursor, prev.StartedAt, integ.Config.Delta.Lag.D()), HighWater: prev.Cursor, BackfillDone: bf.Done()}, nil
+}
+
+// deltaStart is where a delta run begins: the stored cursor, unless the previous run
+// started less than lag after it (then changes just before it may not have been
+// searchable yet, and the scan re-reads from prevStart - lag).
+func deltaStart(cursor crm.Cursor, prevStart time.Time, lag time.Duration) crm.Cursor {
+	safe := prevStart.Add(-lag)
+	if cursor.ModifiedAt.After(safe) {
+		return crm.Cursor{ModifiedAt: safe}
+	}
+	return crm.Cursor{ModifiedAt: cursor.ModifiedAt, ID: cursor.ID}
 }
 
 // DeltaPageInput asks for one page of changes.
@@ -218,11 +234,11 @@ func (a *Activities) DeltaPage(ctx context.Context, in DeltaPageInput) (DeltaPag
 	if err != nil {
 		return DeltaPageResult{}, err
 	}
-	props, err := a.propertyNames(ctx, integ, in.Object)
-	if err != nil {
+	if err := a.gated(integ, searchCall, "reading changes of "+in.String()); err != nil {
 		return DeltaPageResult{}, err
 	}
-	if err := a.gated(integ, searchCall, "reading changes of "+in.String()); err != nil {
+	props, err := a.propertyNames(ctx, integ, in.Object)
+	if err != nil {
 		return DeltaPageResult{}, err
 	}
 	defer heartbeatWhile(ctx)()
@@ -242,7 +258,7 @@ func (a *Activities) DeltaPage(ctx context.Context, in DeltaPageInput) (DeltaPag
 
 // FinishDelta records that a delta sync caught up (PostgreSQL only; a local activity).
 func (a *Activities) FinishDelta(ctx context.Context, ref StreamRef) error {
-	if _, err := a.integration(ref); err != nil {
+	if _, err := a.localIntegration(ref); err != nil {
 		return err
 	}
 	err := a.store.MarkCompleted(ctx, store.StreamKey{Integration: ref.Integration, Object: ref.Object, Stream: store.StreamDelta})
@@ -287,7 +303,7 @@ func (a *Activities) RefreshProperties(ctx context.Context, ref StreamRef) (Refr
 // than the TTL, so that the workflow refreshes it before reading pages (PostgreSQL only; a
 // local activity). A list pinned in the config is never stale.
 func (a *Activities) PropertiesStale(ctx context.Context, ref StreamRef) (bool, error) {
-	integ, err := a.integration(ref)
+	integ, err := a.localIntegration(ref)
 	if err != nil {
 		return false, err
 	}

@@ -137,7 +137,7 @@ func TestWritePageOnlyIfNewer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := setup(t)
-			_, err := s.EnsureCursor(t.Context(), key, t0)
+			_, err := s.StartDeltaRun(t.Context(), key, t0)
 			require.NoError(t, err)
 			if tc.stored != nil {
 				_, err := s.WritePage(t.Context(), store.PageWrite{Key: key, Records: tc.stored, Advance: store.Advance{}})
@@ -234,7 +234,7 @@ func TestDeltaCursorNeverMovesBackwards(t *testing.T) {
 	s := setup(t)
 	ctx := t.Context()
 	key := store.StreamKey{Integration: "acme", Object: crm.Companies, Stream: store.StreamDelta}
-	_, err := s.EnsureCursor(ctx, key, t0)
+	_, err := s.StartDeltaRun(ctx, key, t0)
 	require.NoError(t, err)
 
 	steps := []struct {
@@ -264,4 +264,28 @@ func TestWritePageToMissingStreamFails(t *testing.T) {
 	counts, err := s.Count(t.Context(), "nobody", crm.Contacts)
 	require.NoError(t, err)
 	require.Zero(t, counts.Live)
+}
+
+func TestStartDeltaRunReturnsThePreviousRun(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	key := store.StreamKey{Integration: "acme", Object: crm.Deals, Stream: store.StreamDelta}
+
+	first, err := s.StartDeltaRun(ctx, key, t0)
+	require.NoError(t, err)
+	require.True(t, first.Exists)
+	require.True(t, t0.Equal(first.Cursor.ModifiedAt), "a new stream starts at now")
+	require.True(t, t0.Equal(first.StartedAt))
+
+	c := crm.Cursor{ModifiedAt: t0.Add(time.Minute), ID: "8"}
+	_, err = s.WritePage(ctx, store.PageWrite{Key: key, Advance: store.Advance{Cursor: &c}})
+	require.NoError(t, err)
+	second, err := s.StartDeltaRun(ctx, key, t0.Add(time.Hour))
+	require.NoError(t, err)
+	require.True(t, t0.Equal(second.StartedAt), "returns when the previous run started")
+	require.Zero(t, second.Cursor.Compare(c))
+	third, err := s.StartDeltaRun(ctx, key, t0.Add(2*time.Hour))
+	require.NoError(t, err)
+	require.True(t, t0.Add(time.Hour).Equal(third.StartedAt))
 }

@@ -147,13 +147,30 @@ func (s *Store) BeginBackfill(ctx context.Context, key StreamKey, restart bool, 
 	return st, nil
 }
 
-// EnsureCursor creates a delta stream at from if it does not exist and returns its state.
-func (s *Store) EnsureCursor(ctx context.Context, key StreamKey, from time.Time) (StreamState, error) {
-	if _, err := s.pool.Exec(ctx, `INSERT INTO sync_cursors (integration, object_type, stream, cursor_at)
-		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, key.Integration, string(key.Object), key.Stream, from.UTC()); err != nil {
-		return StreamState{}, fmt.Errorf("creating cursor %s: %w", key, err)
+// StartDeltaRun records that a delta run starts at now and returns the stream as the
+// previous run left it (its StartedAt is when that run started). A stream never synced is
+// created with its cursor at now first.
+func (s *Store) StartDeltaRun(ctx context.Context, key StreamKey, now time.Time) (StreamState, error) {
+	var prev StreamState
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO sync_cursors (integration, object_type, stream, cursor_at, started_at)
+			VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING`, key.Integration, string(key.Object), key.Stream, now.UTC()); err != nil {
+			return err
+		}
+		var err error
+		prev, err = scanStream(key, tx.QueryRow(ctx, `SELECT `+streamColumns+` FROM sync_cursors
+			WHERE integration = $1 AND object_type = $2 AND stream = $3 FOR UPDATE`, key.Integration, string(key.Object), key.Stream))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE sync_cursors SET started_at = $4, updated_at = now()
+			WHERE integration = $1 AND object_type = $2 AND stream = $3`, key.Integration, string(key.Object), key.Stream, now.UTC())
+		return err
+	})
+	if err != nil {
+		return StreamState{}, fmt.Errorf("starting delta run of %s: %w", key, err)
 	}
-	return s.Stream(ctx, key)
+	return prev, nil
 }
 
 // Advance says how a page moves its stream: set at most one of Position or Cursor. With
