@@ -124,6 +124,18 @@ func (a *Activities) integration(ref StreamRef) (*Integration, error) {
 	return in, nil
 }
 
+// localIntegration resolves a reference for a local activity. Local activities run on
+// whichever worker holds the workflow task, and during a rolling config change that may be
+// a worker that does not know a new integration yet: the error is retried, slowly, until a
+// worker that does picks the workflow up.
+func (a *Activities) localIntegration(ref StreamRef) (*Integration, error) {
+	in, err := a.integration(ref)
+	if err != nil {
+		return nil, retryAfter(fmt.Sprintf("%v; is every worker running the same config?", err), ErrTypeConfig, 30*time.Second)
+	}
+	return in, nil
+}
+
 // logger returns the activity's logger with the stream's fields.
 func (a *Activities) logger(ctx context.Context, ref StreamRef) *zap.Logger {
 	l := a.log.With(zap.String("integration", ref.Integration), zap.String("object", string(ref.Object)))

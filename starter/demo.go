@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,9 +36,9 @@ import (
 // demoIntegration is the demo's integration id; demoTokenEnv holds the simulator's token
 // for the worker, as a real deployment's token would be.
 const (
-	demoIntegration = "demo"
-	demoTokenEnv    = "CRMSYNC_DEMO_TOKEN"
-	demoSchema      = "crmsync_demo"
+	demoIntegration   = "demo"
+	demoTokenEnv      = "CRMSYNC_DEMO_TOKEN"
+	defaultDemoSchema = "crmsync_demo"
 )
 
 type demoFlags struct {
@@ -46,6 +47,7 @@ type demoFlags struct {
 	uiPort            int
 	simAddr           string
 	databaseURL       string
+	schema            string
 	deltaInterval     time.Duration
 	deltaLag          time.Duration
 	quota10s          int
@@ -61,7 +63,8 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&f.temporalPort, "temporal-port", 7233, "Temporal dev server port")
 	fs.IntVar(&f.uiPort, "ui-port", 8233, "Temporal Web UI port")
 	fs.StringVar(&f.simAddr, "sim-addr", "127.0.0.1:8090", "simulator listen address")
-	fs.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL server (default $DATABASE_URL or "+config.DefaultDatabaseURL+"); the demo uses its own schema, "+demoSchema)
+	fs.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL server (default $DATABASE_URL or "+config.DefaultDatabaseURL+"); the demo uses its own schema (--schema)")
+	fs.StringVar(&f.schema, "schema", defaultDemoSchema, "PostgreSQL schema the demo resets and syncs into")
 	fs.DurationVar(&f.deltaInterval, "delta-interval", 30*time.Second, "how often the delta Schedules fire")
 	fs.DurationVar(&f.deltaLag, "delta-lag", 10*time.Second, "how far back each delta re-reads")
 	fs.IntVar(&f.quota10s, "quota", 100, "the simulated CRM's requests per 10 s (the demo's quota)")
@@ -124,11 +127,14 @@ func (d *demo) run(ctx context.Context) error {
 		}
 	}
 
-	dbURL, err := prepareDemoDatabase(ctx, firstNonEmpty(f.databaseURL, os.Getenv("DATABASE_URL"), config.DefaultDatabaseURL))
+	if !pgIdentifier.MatchString(f.schema) {
+		return fmt.Errorf("--schema %q: want lower-case letters, digits and underscores", f.schema)
+	}
+	dbURL, err := prepareDemoDatabase(ctx, firstNonEmpty(f.databaseURL, os.Getenv("DATABASE_URL"), config.DefaultDatabaseURL), f.schema)
 	if err != nil {
 		return err
 	}
-	d.say("PostgreSQL ready: schema %s (fresh)", demoSchema)
+	d.say("PostgreSQL ready: schema %s (fresh)", f.schema)
 
 	if err := d.startTemporal(ctx, temporalBin); err != nil {
 		return err
@@ -161,7 +167,7 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	e := &env{Env: config.Env{ConfigPath: cfgPath, DatabaseURL: dbURL, Temporal: config.Temporal{
+	e := &env{Env: config.Env{ConfigPath: cfgPath, DatabaseURL: dbURL, TaskQueue: config.DefaultTaskQueue, Temporal: config.Temporal{
 		Address: fmt.Sprintf("127.0.0.1:%d", f.temporalPort), Namespace: config.DefaultNamespace}}, cfg: d.cfg, log: log}
 	d.client, err = e.dial(ctx)
 	if err != nil {
@@ -170,7 +176,8 @@ func (d *demo) run(ctx context.Context) error {
 	d.stops = append(d.stops, d.client.Close)
 
 	workerEnv := append(os.Environ(), "CRMSYNC_CONFIG="+cfgPath, "DATABASE_URL="+dbURL, demoTokenEnv+"="+demoToken,
-		"TEMPORAL_ADDRESS="+e.Temporal.Address, "TEMPORAL_NAMESPACE="+e.Temporal.Namespace, "CRMSYNC_LOG_FORMAT=json")
+		"TEMPORAL_ADDRESS="+e.Temporal.Address, "TEMPORAL_NAMESPACE="+e.Temporal.Namespace, "CRMSYNC_TASK_QUEUE="+e.TaskQueue,
+		"CRMSYNC_LOG_FORMAT=json")
 	if err := d.superviseWorker(ctx, workerBin, workerEnv); err != nil {
 		return err
 	}
@@ -196,7 +203,7 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	backfillStart := time.Now()
 	for _, s := range streams {
-		if _, _, err := startStream(ctx, d.client, kindBackfill, s, true); err != nil {
+		if _, _, err := startStream(ctx, d.client, config.DefaultTaskQueue, kindBackfill, s, true); err != nil {
 			return err
 		}
 	}
@@ -216,6 +223,9 @@ func (d *demo) run(ctx context.Context) error {
 	d.say("delta-syncing every %s until Ctrl-C; `starter status --config %s` in another terminal shows every stream", f.deltaInterval, cfgPath)
 	return d.watchDeltas(ctx, streams)
 }
+
+// pgIdentifier is what the demo accepts as a schema name (it is spliced into DDL).
+var pgIdentifier = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // findBinary looks for a program in $envVar, next to this executable, in ./bin, then PATH.
 func findBinary(name, envVar string) (string, error) {
@@ -248,7 +258,7 @@ func portFree(addr string) error {
 
 // prepareDemoDatabase creates the database if it is missing and gives the demo a fresh
 // schema in it; it returns a URL whose connections use that schema.
-func prepareDemoDatabase(ctx context.Context, rawURL string) (string, error) {
+func prepareDemoDatabase(ctx context.Context, rawURL, schema string) (string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" {
 		return "", errors.New("DATABASE_URL: want a postgres:// URL")
@@ -278,11 +288,11 @@ func prepareDemoDatabase(ctx context.Context, rawURL string) (string, error) {
 		return "", fmt.Errorf("connecting to database %s: %w", dbName, err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+demoSchema+" CASCADE; CREATE SCHEMA "+demoSchema); err != nil {
-		return "", fmt.Errorf("resetting schema %s: %w", demoSchema, err)
+	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE; CREATE SCHEMA "+schema); err != nil {
+		return "", fmt.Errorf("resetting schema %s: %w", schema, err)
 	}
 	q := u.Query()
-	q.Set("search_path", demoSchema)
+	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String(), nil
 }
@@ -582,7 +592,7 @@ func (d *demo) summary(ctx context.Context, streams []stream, st crmsim.Stats, e
 	}
 	fmt.Fprintf(d.out, "Temporal Web UI:     http://localhost:%d/namespaces/default/workflows\n", d.flags.uiPort)
 	fmt.Fprintf(d.out, "PostgreSQL:          psql '%s' -c 'SELECT object_type, count(*) FROM %s.records GROUP BY 1'\n\n",
-		redactURL(firstNonEmpty(d.flags.databaseURL, os.Getenv("DATABASE_URL"), config.DefaultDatabaseURL)), demoSchema)
+		redactURL(firstNonEmpty(d.flags.databaseURL, os.Getenv("DATABASE_URL"), config.DefaultDatabaseURL)), d.flags.schema)
 	return nil
 }
 
@@ -623,10 +633,12 @@ func redactURL(raw string) string {
 
 // verify runs one delta of every object and compares PostgreSQL with the simulator.
 func (d *demo) verify(ctx context.Context, streams []stream) error {
-	asOf := time.Now().Add(-time.Second)
+	// Changes newer than the search index's lag are not searchable yet when the delta
+	// reads: they are the next delta's.
+	asOf := time.Now().Add(-d.flags.sim.indexLag - time.Second)
 	var runs []client.WorkflowRun
 	for _, s := range streams {
-		run, _, err := startStream(ctx, d.client, kindDelta, s, false)
+		run, _, err := startStream(ctx, d.client, config.DefaultTaskQueue, kindDelta, s, false)
 		if err != nil {
 			return err
 		}

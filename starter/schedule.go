@@ -52,7 +52,7 @@ func applySchedules(ctx context.Context, c client.Client, e *env, prune bool, ou
 				ID:        workflows.ScheduledDeltaID(in.ID, obj),
 				Workflow:  workflows.DeltaSync,
 				Args:      []any{workflows.DeltaInput{Integration: in.ID, Object: obj}},
-				TaskQueue: workflows.TaskQueue,
+				TaskQueue: e.TaskQueue,
 			}
 			_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
 				ID:            id,

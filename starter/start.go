@@ -51,7 +51,7 @@ func runStart(ctx context.Context, kind syncKind, args []string, out io.Writer) 
 
 	runs := make([]client.WorkflowRun, 0, len(streams))
 	for _, s := range streams {
-		run, fresh, err := startStream(ctx, c, kind, s, restart)
+		run, fresh, err := startStream(ctx, c, e.TaskQueue, kind, s, restart)
 		if err != nil {
 			return err
 		}
@@ -71,9 +71,9 @@ func runStart(ctx context.Context, kind syncKind, args []string, out io.Writer) 
 
 // startStream starts the stream's workflow under its canonical id. A workflow already
 // running under that id is followed instead of started twice.
-func startStream(ctx context.Context, c client.Client, kind syncKind, s stream, restart bool) (client.WorkflowRun, bool, error) {
+func startStream(ctx context.Context, c client.Client, queue string, kind syncKind, s stream, restart bool) (client.WorkflowRun, bool, error) {
 	opts := client.StartWorkflowOptions{
-		TaskQueue:                workflows.TaskQueue,
+		TaskQueue:                queue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 	}

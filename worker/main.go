@@ -99,7 +99,7 @@ func run(ctx context.Context) error {
 	}
 	defer c.Close()
 
-	workers := []worker.Worker{newWorkflowWorker(c, acts)}
+	workers := []worker.Worker{newWorkflowWorker(c, env.TaskQueue, acts)}
 	for _, in := range cfg.Integrations {
 		rates := ratelimit.ForQuota(in.Quota)
 		workers = append(workers,
@@ -118,6 +118,7 @@ func run(ctx context.Context) error {
 		}
 	}
 	log.Info("worker running", zap.String("temporal", env.Temporal.Address), zap.String("namespace", env.Temporal.Namespace),
+		zap.String("task_queue", env.TaskQueue),
 		zap.Int("pid", os.Getpid()))
 	<-ctx.Done()
 	log.Info("stopping: finishing activities in flight")
@@ -127,8 +128,8 @@ func run(ctx context.Context) error {
 	return nil
 }
 
-func newWorkflowWorker(c client.Client, acts *activities.Activities) worker.Worker {
-	w := worker.New(c, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 10 * time.Second})
+func newWorkflowWorker(c client.Client, queue string, acts *activities.Activities) worker.Worker {
+	w := worker.New(c, queue, worker.Options{WorkerStopTimeout: 10 * time.Second})
 	w.RegisterWorkflow(workflows.Backfill)
 	w.RegisterWorkflow(workflows.DeltaSync)
 	// The PostgreSQL-only steps run as local activities of the workflows.

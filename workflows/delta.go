@@ -138,7 +138,6 @@ func DeltaSync(ctx workflow.Context, in DeltaInput) (DeltaResult, error) {
 func delegate(ctx workflow.Context, id string, in DeltaInput) (DeltaResult, error) {
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            id,
-		TaskQueue:             TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 	})
 	var res DeltaResult
@@ -157,7 +156,6 @@ func delegate(ctx workflow.Context, id string, in DeltaInput) (DeltaResult, erro
 func startBackfill(ctx workflow.Context, integration string, obj crm.Object) (bool, error) {
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            BackfillID(integration, obj),
-		TaskQueue:             TaskQueue,
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 	})

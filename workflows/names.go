@@ -15,9 +15,10 @@ import (
 	"github.com/crmsync/crmsync/internal/crm"
 )
 
-// TaskQueue is where every crmsync workflow runs, and where activities that only touch
-// PostgreSQL run: nothing on it calls a CRM, so it needs no rate limit.
-const TaskQueue = "crmsync"
+// DefaultTaskQueue is where crmsync's workflows run unless CRMSYNC_TASK_QUEUE names
+// another queue (to keep two deployments in one namespace apart). Nothing on it calls a
+// CRM, so it needs no rate limit. Child workflows inherit their parent's queue.
+const DefaultTaskQueue = "crmsync"
 
 // APITaskQueue is the integration's queue for CRM calls under its request quota. The
 // server enforces the queue's rate limit across every worker polling it, which is what

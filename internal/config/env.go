@@ -17,6 +17,9 @@ type Env struct {
 	ConfigPath string
 	// DatabaseURL is DATABASE_URL.
 	DatabaseURL string
+	// TaskQueue is CRMSYNC_TASK_QUEUE (default "crmsync"): the queue crmsync's workflows
+	// run on. Every worker and starter of one deployment must agree on it.
+	TaskQueue string
 	// Temporal is how to reach the Temporal server.
 	Temporal Temporal
 }
@@ -44,6 +47,7 @@ type Temporal struct {
 const (
 	DefaultConfigPath  = "crmsync.yaml"
 	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/crmsync?sslmode=disable"
+	DefaultTaskQueue   = "crmsync"
 	DefaultAddress     = "localhost:7233"
 	DefaultNamespace   = "default"
 )
@@ -59,6 +63,7 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	e := Env{
 		ConfigPath:  get("CRMSYNC_CONFIG", DefaultConfigPath),
 		DatabaseURL: get("DATABASE_URL", DefaultDatabaseURL),
+		TaskQueue:   get("CRMSYNC_TASK_QUEUE", DefaultTaskQueue),
 		Temporal: Temporal{
 			Address:          get("TEMPORAL_ADDRESS", DefaultAddress),
 			Namespace:        get("TEMPORAL_NAMESPACE", DefaultNamespace),
