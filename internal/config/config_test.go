@@ -36,12 +36,17 @@ func TestParseAppliesDefaults(t *testing.T) {
 	require.False(t, in.HasObject(crm.Companies))
 }
 
-func TestExampleFileIsValid(t *testing.T) {
+func TestCommittedConfigFilesAreValid(t *testing.T) {
 	t.Parallel()
 	c, err := config.Load("../../crmsync.example.yaml")
 	require.NoError(t, err)
 	require.Len(t, c.Integrations, 1)
 	require.Equal(t, "ACME_HUBSPOT_TOKEN", c.Integrations[0].CredentialEnv)
+	require.Equal(t, "https://api.hubapi.com", c.Integrations[0].BaseURL, "the example reaches the real HubSpot")
+
+	c, err = config.Load("../../deploy/crmsync.compose.yaml")
+	require.NoError(t, err)
+	require.Equal(t, "HUBSPOT_TOKEN", c.Integrations[0].CredentialEnv)
 }
 
 func TestParseErrorsNameTheField(t *testing.T) {

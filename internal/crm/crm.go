@@ -49,16 +49,6 @@ type Record struct {
 	Properties json.RawMessage
 }
 
-// Version is the instant that orders two copies of one record: the later of its last
-// modification and its archival. A copy with a smaller version must never overwrite one with
-// a larger version.
-func (r Record) Version() time.Time {
-	if r.ArchivedAt.After(r.UpdatedAt) {
-		return r.ArchivedAt
-	}
-	return r.UpdatedAt
-}
-
 // Page is one response's worth of records.
 type Page struct {
 	Records []Record

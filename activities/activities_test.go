@@ -1,0 +1,202 @@
+package activities_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/crmsync/crmsync/activities"
+	"github.com/crmsync/crmsync/internal/config"
+	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/crm/hubspot"
+	"github.com/crmsync/crmsync/internal/crmsim"
+	"github.com/crmsync/crmsync/internal/pgtest"
+	"github.com/crmsync/crmsync/internal/store"
+)
+
+type world struct {
+	sim   *crmsim.Sim
+	store *store.Store
+	acts  *activities.Activities
+	ref   activities.StreamRef
+}
+
+func setup(t *testing.T, simOpts crmsim.Options, token string) *world {
+	t.Helper()
+	simOpts.Tokens = []string{"good-token"}
+	sim, err := crmsim.New(simOpts)
+	require.NoError(t, err)
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	st, err := store.Open(t.Context(), pgtest.Schema(t))
+	require.NoError(t, err)
+	t.Cleanup(st.Close)
+	_, err = st.Migrate(t.Context())
+	require.NoError(t, err)
+	conn, err := hubspot.New(hubspot.Options{BaseURL: srv.URL, Token: token})
+	require.NoError(t, err)
+	cfg := config.Integration{ID: "acme", Provider: "hubspot", Objects: crm.Objects, Delta: config.Delta{Lag: config.Duration(time.Minute)}}
+	acts, err := activities.New(activities.Options{Store: st, Integrations: []*activities.Integration{{Config: cfg, Connector: conn}}})
+	require.NoError(t, err)
+	return &world{sim: sim, store: st, acts: acts, ref: activities.StreamRef{Integration: "acme", Object: crm.Contacts}}
+}
+
+// appError unwraps the Temporal application error an activity returned.
+func appError(t *testing.T, err error) *temporal.ApplicationError {
+	t.Helper()
+	var ae *temporal.ApplicationError
+	require.True(t, errors.As(err, &ae), "want an application error, got %T: %v", err, err)
+	return ae
+}
+
+func TestBackfillPageStoresThePageWithItsPosition(t *testing.T) {
+	t.Parallel()
+	w := setup(t, crmsim.Options{Seed: 1, Contacts: 250, Companies: 5, Deals: 5}, "good-token")
+	ctx := t.Context()
+	_, err := w.acts.BeginBackfill(ctx, activities.BeginBackfillInput{StreamRef: w.ref})
+	require.NoError(t, err)
+	stale, err := w.acts.PropertiesStale(ctx, w.ref)
+	require.NoError(t, err)
+	require.True(t, stale, "no property list yet")
+	props, err := w.acts.RefreshProperties(ctx, w.ref)
+	require.NoError(t, err)
+	require.Positive(t, props.Count)
+	stale, err = w.acts.PropertiesStale(ctx, w.ref)
+	require.NoError(t, err)
+	require.False(t, stale)
+
+	p1, err := w.acts.BackfillPage(ctx, activities.BackfillPageInput{StreamRef: w.ref})
+	require.NoError(t, err)
+	require.Equal(t, 100, p1.Fetched)
+	require.Equal(t, 100, p1.Written)
+	require.NotEmpty(t, p1.Next)
+	require.Equal(t, 100-2, p1.Remaining, "window quota left after the properties call and one list call")
+
+	// The same page again (a retry after a crash) writes nothing new and keeps the position.
+	again, err := w.acts.BackfillPage(ctx, activities.BackfillPageInput{StreamRef: w.ref})
+	require.NoError(t, err)
+	require.Zero(t, again.Written)
+
+	p2, err := w.acts.BackfillPage(ctx, activities.BackfillPageInput{StreamRef: w.ref, Position: p1.Next})
+	require.NoError(t, err)
+	_, err = w.acts.BackfillPage(ctx, activities.BackfillPageInput{StreamRef: w.ref, Position: p2.Next})
+	require.NoError(t, err)
+
+	// A late attempt of page 1 finds the stream elsewhere: it fails for good, writing nothing.
+	_, err = w.acts.BackfillPage(ctx, activities.BackfillPageInput{StreamRef: w.ref, Position: ""})
+	ae := appError(t, err)
+	require.Equal(t, activities.ErrTypeCursorConflict, ae.Type())
+	require.True(t, ae.NonRetryable())
+
+	counts, err := w.store.Count(ctx, "acme", crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 250, counts.Live)
+}
+
+func TestRateLimitHoldsBackTheIntegrationsOtherCalls(t *testing.T) {
+	t.Parallel()
+	w := setup(t, crmsim.Options{Seed: 2, Contacts: 500, Companies: 5, Deals: 5, TenSecondLimit: 3}, "good-token")
+	ctx := t.Context()
+	_, err := w.acts.BeginBackfill(ctx, activities.BeginBackfillInput{StreamRef: w.ref})
+	require.NoError(t, err)
+	_, err = w.acts.RefreshProperties(ctx, w.ref)
+	require.NoError(t, err)
+	pos := ""
+	for range 2 {
+		r, err := w.acts.BackfillPage(ctx, activities.BackfillPageInput{StreamRef: w.ref, Position: pos})
+		require.NoError(t, err)
+		pos = r.Next
+	}
+	_, err = w.acts.BackfillPage(ctx, activities.BackfillPageInput{StreamRef: w.ref, Position: pos})
+	ae := appError(t, err)
+	require.Equal(t, activities.ErrTypeRateLimited, ae.Type())
+	require.False(t, ae.NonRetryable())
+	require.Equal(t, 10*time.Second, ae.NextRetryDelay(), "wait the window HubSpot's headers give")
+
+	// Every other call of the integration waits too, without reaching the CRM.
+	calls := w.sim.Stats().Total
+	_, err = w.acts.ArchivedPage(ctx, activities.ArchivedPageInput{StreamRef: activities.StreamRef{Integration: "acme", Object: crm.Deals}})
+	ae = appError(t, err)
+	require.Equal(t, activities.ErrTypeRateLimited, ae.Type())
+	require.Greater(t, ae.NextRetryDelay(), 9*time.Second)
+	require.Equal(t, calls, w.sim.Stats().Total, "a call reached the CRM before the told wait had passed")
+	require.Zero(t, w.sim.Stats().Early)
+}
+
+func TestRejectedCredentialIsNotRetried(t *testing.T) {
+	t.Parallel()
+	w := setup(t, crmsim.Options{Seed: 3, Contacts: 10, Companies: 5, Deals: 5}, "revoked-token")
+	_, err := w.acts.RefreshProperties(t.Context(), w.ref)
+	ae := appError(t, err)
+	require.Equal(t, activities.ErrTypeUnauthorized, ae.Type())
+	require.True(t, ae.NonRetryable())
+	require.NotContains(t, ae.Error(), "revoked-token")
+}
+
+func TestUnknownIntegrationOrObject(t *testing.T) {
+	t.Parallel()
+	w := setup(t, crmsim.Options{Seed: 4, Contacts: 10, Companies: 5, Deals: 5}, "good-token")
+	unknown := activities.StreamRef{Integration: "nobody", Object: crm.Contacts}
+
+	// Regular activities run on the integration's own queue: a worker there without it is
+	// misconfigured, and retrying cannot help.
+	_, err := w.acts.BackfillPage(t.Context(), activities.BackfillPageInput{StreamRef: unknown})
+	require.True(t, appError(t, err).NonRetryable())
+
+	// Local activities run on any workflow worker, which may predate the integration.
+	_, err = w.acts.BeginDelta(t.Context(), unknown)
+	ae := appError(t, err)
+	require.False(t, ae.NonRetryable())
+	require.Contains(t, ae.Error(), "same config")
+}
+
+func TestFailuresAreClassifiedWhereTheyHappen(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		err       error
+		wantType  string
+		permanent bool
+		delay     time.Duration // exact NextRetryDelay, or 0 for "some jittered backoff"
+	}{
+		{name: "401", err: &crm.APIError{Kind: crm.KindUnauthorized, Status: 401}, wantType: activities.ErrTypeUnauthorized, permanent: true},
+		{name: "400", err: &crm.APIError{Kind: crm.KindInvalid, Status: 400}, wantType: activities.ErrTypeInvalidRequest, permanent: true},
+		{name: "429 window", err: &crm.APIError{Kind: crm.KindRateLimited, Status: 429, Policy: crm.PolicyWindow, RetryAfter: 10 * time.Second},
+			wantType: activities.ErrTypeRateLimited, delay: 10 * time.Second},
+		{name: "429 with Retry-After", err: &crm.APIError{Kind: crm.KindRateLimited, Status: 429, RetryAfter: 1500 * time.Millisecond},
+			wantType: activities.ErrTypeRateLimited, delay: 1500 * time.Millisecond},
+		{name: "429 daily", err: &crm.APIError{Kind: crm.KindRateLimited, Status: 429, Policy: crm.PolicyDaily},
+			wantType: activities.ErrTypeDailyLimit, delay: 30 * time.Minute},
+		{name: "503", err: &crm.APIError{Kind: crm.KindUnavailable, Status: 503}, wantType: activities.ErrTypeUnavailable},
+		{name: "503 with Retry-After", err: &crm.APIError{Kind: crm.KindUnavailable, Status: 503, RetryAfter: 5 * time.Minute},
+			wantType: activities.ErrTypeUnavailable, delay: 5 * time.Minute},
+		{name: "truncated JSON", err: &crm.APIError{Kind: crm.KindBadResponse, Status: 200}, wantType: activities.ErrTypeUnavailable},
+		{name: "timeout", err: fmt.Errorf("GET x: %w", context.DeadlineExceeded), wantType: activities.ErrTypeUnavailable},
+		{name: "cursor moved", err: fmt.Errorf("writing: %w", store.ErrCursorMoved), wantType: activities.ErrTypeCursorConflict, permanent: true},
+		{name: "PostgreSQL data error", err: &pgconn.PgError{Code: "22P02", Message: "invalid input"}, wantType: activities.ErrTypeDatabase, permanent: true},
+		{name: "PostgreSQL shutting down", err: &pgconn.PgError{Code: "57P01", Message: "terminating connection"}, wantType: activities.ErrTypeDatabase},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ae := appError(t, activities.Classify(t.Context(), "op", tc.err))
+			require.Equal(t, tc.wantType, ae.Type())
+			require.Equal(t, tc.permanent, ae.NonRetryable())
+			switch {
+			case tc.permanent:
+			case tc.delay > 0:
+				require.Equal(t, tc.delay, ae.NextRetryDelay())
+			default:
+				require.Positive(t, ae.NextRetryDelay())
+				require.LessOrEqual(t, ae.NextRetryDelay(), 2*time.Minute+time.Millisecond, "full jitter under the cap")
+			}
+		})
+	}
+}

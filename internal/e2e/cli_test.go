@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+
+	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/crmsim"
+	"github.com/crmsync/crmsync/internal/pgtest"
+	"github.com/crmsync/crmsync/internal/store"
+	"github.com/crmsync/crmsync/workflows"
+)
+
+// starter runs the starter binary with the harness's environment and returns its output;
+// the command must succeed.
+func (h *harness) starter(timeout time.Duration, args ...string) string {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(h.t.Context(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "starter"), args...)
+	cmd.Env = h.env()
+	out, err := cmd.CombinedOutput()
+	require.NoError(h.t, err, "starter %v:\n%s", args, out)
+	return string(out)
+}
+
+// The starter's backfill and sync commands start the stream workflows and wait for them.
+func TestStarterBackfillAndSyncWait(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{
+		sim:            crmsim.Options{Seed: 51, Contacts: 700, Companies: 300, Deals: 200},
+		requestsPer10s: 190,
+	})
+	h.startWorker()
+	out := h.starter(2*time.Minute, "backfill", "--wait")
+	t.Logf("starter backfill --wait:\n%s", out)
+	for _, obj := range h.objects {
+		require.Contains(t, out, h.integration+"/"+string(obj))
+	}
+	require.Contains(t, out, "done:")
+	h.requireGroundTruth(time.Time{})
+
+	_, err := h.sim.Mutate(crmsim.MutationSpec{Updates: 20, Archives: 3})
+	require.NoError(t, err)
+	out = h.starter(2*time.Minute, "sync", "--wait", "--object", "contacts")
+	t.Logf("starter sync --wait --object contacts:\n%s", out)
+	require.Contains(t, out, h.integration+"/contacts")
+	require.NotContains(t, out, h.integration+"/deals")
+	require.Contains(t, out, "done:")
+
+	out = h.starter(time.Minute, "status")
+	t.Logf("starter status:\n%s", out)
+	require.Contains(t, out, h.integration+"/contacts")
+	require.Contains(t, out, "done")
+}
+
+// A Schedule alone brings a never-synced integration in sync: its scheduled run hands the
+// delta to the stream's own workflow, which starts the object's backfill.
+func TestScheduleAloneSyncsANewIntegration(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{
+		sim:            crmsim.Options{Seed: 52, Contacts: 900, Companies: 10, Deals: 10},
+		objects:        []crm.Object{crm.Contacts},
+		requestsPer10s: 190,
+		deltaInterval:  time.Hour,
+	})
+	h.startWorker()
+	out := h.starter(time.Minute, "schedule", "apply")
+	require.Contains(t, out, "created  "+workflows.ScheduleID(h.integration, crm.Contacts))
+	out = h.starter(time.Minute, "schedule", "apply")
+	require.Contains(t, out, "updated  "+workflows.ScheduleID(h.integration, crm.Contacts), "apply is idempotent")
+
+	sched := h.client.ScheduleClient().GetHandle(t.Context(), workflows.ScheduleID(h.integration, crm.Contacts))
+	require.NoError(t, sched.Trigger(t.Context(), client.ScheduleTriggerOptions{}))
+	bf := store.StreamKey{Integration: h.integration, Object: crm.Contacts, Stream: store.StreamBackfill}
+	require.Eventually(t, func() bool {
+		st, err := h.store.Stream(t.Context(), bf)
+		return err == nil && st.Done()
+	}, 2*time.Minute, 100*time.Millisecond, "the scheduled delta did not start the backfill")
+	h.wait(time.Minute, h.client.GetWorkflow(t.Context(), workflows.BackfillID(h.integration, crm.Contacts), ""))
+	h.wait(time.Minute, h.client.GetWorkflow(t.Context(), workflows.DeltaID(h.integration, crm.Contacts), ""))
+	h.requireGroundTruth(time.Time{})
+
+	out = h.starter(time.Minute, "schedule", "delete", "--integration", h.integration)
+	require.Contains(t, out, "deleted  "+workflows.ScheduleID(h.integration, crm.Contacts))
+}
+
+// Two deltas of one stream never run at once: a scheduled run that finds the stream's delta
+// running does nothing.
+func TestScheduledDeltaSkipsWhileTheStreamsDeltaRuns(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{
+		sim:     crmsim.Options{Seed: 53, Contacts: 50, Companies: 10, Deals: 10},
+		objects: []crm.Object{crm.Contacts},
+	})
+	// No worker yet: the manual delta stays running while the scheduled one is started.
+	manual := h.start("delta")[0]
+	scheduled, err := h.client.ExecuteWorkflow(t.Context(), client.StartWorkflowOptions{
+		ID: workflows.ScheduledDeltaID(h.integration, crm.Contacts) + "-2026-11-27T00:00:00Z", TaskQueue: h.queue,
+	}, workflows.DeltaSync, workflows.DeltaInput{Integration: h.integration, Object: crm.Contacts})
+	require.NoError(t, err)
+	h.startWorker()
+
+	res := h.wait(2*time.Minute, scheduled)
+	require.Contains(t, res[0].Skipped, "already running")
+	require.Zero(t, res[0].Pages)
+	h.wait(2*time.Minute, manual)
+}
+
+// The README's plain `temporal workflow start` with JSON input runs a backfill, and the
+// progress query answers through the same CLI.
+func TestTemporalCLIStartsABackfillFromPlainJSON(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{
+		sim:     crmsim.Options{Seed: 54, Contacts: 10, Companies: 10, Deals: 250},
+		objects: []crm.Object{crm.Deals},
+	})
+	h.startWorker()
+	id := workflows.BackfillID(h.integration, crm.Deals)
+	input := fmt.Sprintf(`{"integration":%q,"object":"deals"}`, h.integration)
+	temporal := func(args ...string) []byte {
+		cmd := exec.CommandContext(t.Context(), temporalBin, append(args, "--address", devServer.FrontendHostPort())...)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "temporal %v:\n%s", args, out)
+		return out
+	}
+	temporal("workflow", "start", "--task-queue", h.queue, "--type", "Backfill", "--workflow-id", id, "--input", input)
+	res := h.wait(time.Minute, h.client.GetWorkflow(t.Context(), id, ""))
+	require.Equal(t, int64(h.liveCount(crm.Deals)), res[0].Fetched-res[0].Deleted)
+
+	out := temporal("workflow", "query", "--workflow-id", id, "--type", workflows.QueryProgress, "--output", "json")
+	var q struct {
+		QueryResult []workflows.Progress `json:"queryResult"`
+	}
+	require.NoError(t, json.Unmarshal(out, &q), "%s", out)
+	require.Len(t, q.QueryResult, 1)
+	require.Equal(t, "done", q.QueryResult[0].Phase)
+	require.Equal(t, res[0].Pages, q.QueryResult[0].Pages)
+}
+
+// `starter demo --exit-after-backfill` runs the whole demo on its own ports and checks its
+// own result: PostgreSQL equals the CRM, no 429.
+func TestDemoRunsEndToEnd(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	schema := "demo_" + randomHex(4)
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), pgtest.BaseURL())
+		if err == nil {
+			_, _ = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+			conn.Close(context.Background())
+		}
+	})
+	dir := t.TempDir()
+	args := []string{"demo", "--exit-after-backfill", "--dir", dir,
+		"--contacts", "1500", "--companies", "400", "--deals", "600", "--mutate-every", "500ms",
+		"--temporal-port", strconv.Itoa(freePort(t)), "--ui-port", strconv.Itoa(freePort(t)),
+		"--sim-addr", "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		"--database-url", pgtest.BaseURL(), "--schema", schema, "--delta-interval", "10s", "--delta-lag", "3s"}
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "starter"), args...)
+	cmd.Env = append(os.Environ(), "TEMPORAL_CLI="+temporalBin, "CRMSYNC_WORKER="+filepath.Join(binDir, "worker"))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	t.Logf("starter demo output:\n%s", out.String())
+	require.NoError(t, err)
+	require.Contains(t, out.String(), "backfill complete")
+	require.Contains(t, out.String(), "429s received:       0")
+	require.Contains(t, out.String(), "PostgreSQL equals the CRM; no 429s")
+	_, err = os.Stat(filepath.Join(dir, "worker.log"))
+	require.NoError(t, err)
+}

@@ -1,0 +1,392 @@
+// Package e2e holds crmsync's end-to-end tests: a real Temporal dev server, the real worker
+// binary as an OS process (so it can be SIGKILLed), real PostgreSQL, and the simulator in
+// place of HubSpot. Each test gets its own integration id (so its own task queues), its
+// own schema and its own simulator, so tests share only the dev server.
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/crmsim"
+	"github.com/crmsync/crmsync/internal/groundtruth"
+	"github.com/crmsync/crmsync/internal/pgtest"
+	"github.com/crmsync/crmsync/internal/store"
+	"github.com/crmsync/crmsync/workflows"
+)
+
+var (
+	devServer   *testsuite.DevServer
+	temporalBin string
+	binDir      string
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx := context.Background()
+	var err error
+	temporalBin, err = findTemporal()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	binDir, err = os.MkdirTemp("", "crmsync-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(binDir)
+	for _, name := range []string{"worker", "starter"} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, name), "../../"+name).CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: building %s: %v\n%s", name, err, out)
+			return 1
+		}
+	}
+	devServer, err = testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: temporalBin,
+		LogLevel:     "error",
+		ExtraArgs: []string{
+			// One partition per task queue, so a queue's rate limit is delivered as set.
+			"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+			"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
+		},
+		ClientOptions: &client.Options{Logger: quiet{}},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: starting the Temporal dev server:", err)
+		return 1
+	}
+	defer devServer.Stop()
+	return m.Run()
+}
+
+// findTemporal locates the Temporal CLI that `make` installs into bin/.
+func findTemporal() (string, error) {
+	for _, p := range []string{os.Getenv("TEMPORAL_CLI"), "../../bin/temporal"} {
+		if p == "" {
+			continue
+		}
+		if abs, err := filepath.Abs(p); err == nil {
+			if _, err := os.Stat(abs); err == nil {
+				return abs, nil
+			}
+		}
+	}
+	if p, err := exec.LookPath("temporal"); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("no Temporal CLI: run `make tools` (installs bin/temporal) or set TEMPORAL_CLI")
+}
+
+// harness is one test's world.
+type harness struct {
+	t           *testing.T
+	integration string
+	token       string
+	sim         *crmsim.Sim
+	simURL      string
+	dbURL       string
+	store       *store.Store
+	client      client.Client
+	cfgPath     string
+	objects     []crm.Object
+	workers     int
+	// queue keeps this test's workflows away from other tests' workers.
+	queue string
+}
+
+type options struct {
+	sim            crmsim.Options
+	objects        []crm.Object
+	requestsPer10s int
+	searchPerSec   int
+	deltaLag       time.Duration
+	deltaInterval  time.Duration
+}
+
+func newHarness(t *testing.T, o options) *harness {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: needs the Temporal dev server")
+	}
+	h := &harness{t: t, integration: "e2e-" + randomHex(4), token: "pat-e2e-" + randomHex(8), objects: o.objects}
+	h.queue = "crmsync-" + h.integration
+	if len(h.objects) == 0 {
+		h.objects = crm.Objects
+	}
+	o.sim.Tokens = []string{h.token}
+	if o.requestsPer10s == 0 {
+		o.requestsPer10s = 100
+	}
+	if o.searchPerSec == 0 {
+		o.searchPerSec = 5
+	}
+	// The simulated CRM allows what the integration is configured for.
+	o.sim.TenSecondLimit, o.sim.SearchPerSecond = o.requestsPer10s, o.searchPerSec
+	sim, err := crmsim.New(o.sim)
+	require.NoError(t, err)
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	h.sim, h.simURL = sim, srv.URL
+
+	h.dbURL = pgtest.Schema(t)
+	h.store, err = store.Open(t.Context(), h.dbURL)
+	require.NoError(t, err)
+	t.Cleanup(h.store.Close)
+	_, err = h.store.Migrate(t.Context())
+	require.NoError(t, err)
+
+	if o.deltaLag == 0 {
+		o.deltaLag = 5 * time.Second
+	}
+	if o.deltaInterval == 0 {
+		o.deltaInterval = time.Hour
+	}
+	objs := ""
+	for i, obj := range h.objects {
+		if i > 0 {
+			objs += ", "
+		}
+		objs += string(obj)
+	}
+	h.cfgPath = filepath.Join(t.TempDir(), "crmsync.yaml")
+	doc := fmt.Sprintf(`integrations:
+  - id: %s
+    provider: hubspot
+    base_url: %s
+    credential_env: E2E_TOKEN
+    objects: [%s]
+    quota: {requests_per_10s: %d, daily: %d, search_per_second: %d}
+    delta: {interval: %s, lag: %s}
+`, h.integration, h.simURL, objs, o.requestsPer10s, max(o.sim.DailyLimit, crmsim.DefaultDailyLimit), o.searchPerSec, o.deltaInterval, o.deltaLag)
+	require.NoError(t, os.WriteFile(h.cfgPath, []byte(doc), 0o644))
+
+	h.client, err = client.Dial(client.Options{HostPort: devServer.FrontendHostPort(), Logger: quiet{}})
+	require.NoError(t, err)
+	t.Cleanup(h.client.Close)
+	return h
+}
+
+// env is the environment the worker and the starter run with.
+func (h *harness) env() []string {
+	return append(os.Environ(),
+		"CRMSYNC_CONFIG="+h.cfgPath, "DATABASE_URL="+h.dbURL, "E2E_TOKEN="+h.token,
+		"TEMPORAL_ADDRESS="+devServer.FrontendHostPort(), "TEMPORAL_NAMESPACE=default", "CRMSYNC_TASK_QUEUE="+h.queue,
+		"CRMSYNC_LOG_FORMAT=json")
+}
+
+// workerProc is a worker OS process.
+type workerProc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// startWorker runs the worker binary; its log goes to the test's temp dir.
+func (h *harness) startWorker() *workerProc {
+	h.t.Helper()
+	h.workers++
+	logPath := filepath.Join(h.t.TempDir(), "worker-"+strconv.Itoa(h.workers)+".log")
+	logFile, err := os.Create(logPath)
+	require.NoError(h.t, err)
+	cmd := exec.Command(filepath.Join(binDir, "worker"))
+	cmd.Env = h.env()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	require.NoError(h.t, cmd.Start())
+	w := &workerProc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		logFile.Close()
+		close(w.done)
+	}()
+	h.t.Cleanup(func() {
+		w.kill()
+		if h.t.Failed() {
+			if b, err := os.ReadFile(logPath); err == nil {
+				h.t.Logf("worker log %s (last 3000 bytes):\n%s", logPath, tail(b, 3000))
+			}
+		}
+	})
+	return w
+}
+
+// kill SIGKILLs the worker: no graceful shutdown, no in-flight activity completes.
+func (w *workerProc) kill() {
+	select {
+	case <-w.done:
+		return
+	default:
+	}
+	_ = w.cmd.Process.Signal(syscall.SIGKILL)
+	<-w.done
+}
+
+// start starts one workflow per object and returns the runs.
+func (h *harness) start(kind string, objects ...crm.Object) []client.WorkflowRun {
+	h.t.Helper()
+	if len(objects) == 0 {
+		objects = h.objects
+	}
+	var runs []client.WorkflowRun
+	for _, obj := range objects {
+		opts := client.StartWorkflowOptions{TaskQueue: h.queue, WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE}
+		var run client.WorkflowRun
+		var err error
+		switch kind {
+		case "backfill":
+			opts.ID = workflows.BackfillID(h.integration, obj)
+			run, err = h.client.ExecuteWorkflow(h.t.Context(), opts, workflows.Backfill, workflows.BackfillInput{Integration: h.integration, Object: obj})
+		default:
+			opts.ID = workflows.DeltaID(h.integration, obj)
+			run, err = h.client.ExecuteWorkflow(h.t.Context(), opts, workflows.DeltaSync, workflows.DeltaInput{Integration: h.integration, Object: obj})
+		}
+		require.NoError(h.t, err)
+		runs = append(runs, run)
+	}
+	return runs
+}
+
+// wait waits for every run, failing the test on any workflow error.
+func (h *harness) wait(timeout time.Duration, runs ...client.WorkflowRun) []workflows.DeltaResult {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(h.t.Context(), timeout)
+	defer cancel()
+	out := make([]workflows.DeltaResult, len(runs))
+	for i, run := range runs {
+		require.NoError(h.t, run.Get(ctx, &out[i]), "workflow %s", run.GetID())
+	}
+	return out
+}
+
+// requireGroundTruth compares every object with the simulator.
+func (h *harness) requireGroundTruth(asOf time.Time) int {
+	h.t.Helper()
+	compared := 0
+	for _, obj := range h.objects {
+		diff, err := groundtruth.Compare(h.t.Context(), h.sim, h.store, h.integration, obj, asOf)
+		require.NoError(h.t, err)
+		h.t.Logf("%s: %s", obj, diff)
+		require.Zero(h.t, diff.Mismatches(), "%s: %s", obj, diff)
+		compared += diff.Compared
+	}
+	return compared
+}
+
+// liveCount is the number of live records of obj in the simulator.
+func (h *harness) liveCount(obj crm.Object) int {
+	recs, err := h.sim.Snapshot(string(obj))
+	require.NoError(h.t, err)
+	n := 0
+	for _, r := range recs {
+		if !r.Archived {
+			n++
+		}
+	}
+	return n
+}
+
+// requirePolite checks the simulator saw no 429, no call before a told wait, and never more
+// than the quota in any 10-second window.
+func (h *harness) requirePolite(quota int) {
+	h.t.Helper()
+	st := h.sim.Stats()
+	require.Zero(h.t, st.RateLimited, "429s received")
+	require.Zero(h.t, st.Early, "calls made before a told wait had passed")
+	for tok, peak := range st.Peak10s {
+		require.LessOrEqual(h.t, peak, quota, "peak calls in a 10 s window for %s", tok)
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// freePort returns a TCP port nobody listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// quiet silences the SDK's client logs in tests.
+type quiet struct{}
+
+func (quiet) Debug(string, ...any) {}
+func (quiet) Info(string, ...any)  {}
+func (quiet) Warn(string, ...any)  {}
+func (quiet) Error(string, ...any) {}
+
+// recordHistories writes the given workflows' latest-run histories as JSON, with a manifest
+// naming each file's workflow id, when CRMSYNC_RECORD_HISTORIES names a directory
+// (workflows/testdata holds the ones the replay tests use).
+func (h *harness) recordHistories(ids map[string]string) {
+	h.t.Helper()
+	dir := os.Getenv("CRMSYNC_RECORD_HISTORIES")
+	if dir == "" {
+		return
+	}
+	type entry struct {
+		File       string `json:"file"`
+		WorkflowID string `json:"workflow_id"`
+	}
+	var manifest []entry
+	for file, id := range ids {
+		it := h.client.GetWorkflowHistory(h.t.Context(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		var hist historypb.History
+		for it.HasNext() {
+			ev, err := it.Next()
+			require.NoError(h.t, err)
+			hist.Events = append(hist.Events, ev)
+		}
+		b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(&hist)
+		require.NoError(h.t, err)
+		require.NoError(h.t, os.WriteFile(filepath.Join(dir, file), b, 0o644))
+		manifest = append(manifest, entry{File: file, WorkflowID: id})
+	}
+	slices.SortFunc(manifest, func(a, b entry) int { return strings.Compare(a.File, b.File) })
+	b, err := json.MarshalIndent(manifest, "", "  ")
+	require.NoError(h.t, err)
+	require.NoError(h.t, os.WriteFile(filepath.Join(dir, "histories.json"), append(b, '\n'), 0o644))
+	h.t.Logf("recorded %d histories into %s", len(ids), dir)
+}
