@@ -1,0 +1,12 @@
+# The worker and starter binaries in one small image (docker-compose.yml runs both).
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -o /out/worker ./worker \
+ && CGO_ENABLED=0 go build -trimpath -o /out/starter ./starter
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/worker /out/starter /usr/local/bin/
+ENTRYPOINT ["/usr/local/bin/worker"]
