@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -124,6 +126,8 @@ type harness struct {
 	workers     int
 	// queue keeps this test's workflows away from other tests' workers.
 	queue string
+	// inflight counts CRM requests the simulator is answering right now.
+	inflight atomic.Int32
 }
 
 type options struct {
@@ -156,7 +160,11 @@ func newHarness(t *testing.T, o options) *harness {
 	o.sim.TenSecondLimit, o.sim.SearchPerSecond = o.requestsPer10s, o.searchPerSec
 	sim, err := crmsim.New(o.sim)
 	require.NoError(t, err)
-	srv := httptest.NewServer(sim.Handler())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.inflight.Add(1)
+		defer h.inflight.Add(-1)
+		sim.Handler().ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	h.sim, h.simURL = sim, srv.URL
 

@@ -126,11 +126,12 @@ func (h *harness) history(id string) []byte {
 }
 
 // (b) The worker is SIGKILLed several times mid-backfill and restarted: the backfill
-// completes, the data equals the CRM, and each kill costs at most one extra page.
+// completes, the data equals the CRM, and each kill costs at most one extra page. The
+// simulated CRM answers in 150 ms, so a kill almost always lands while a page is in flight.
 func TestWorkerKilledMidBackfillResumesWhereItStopped(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, options{
-		sim:            crmsim.Options{Seed: 33, Contacts: 6000, Companies: 10, Deals: 10, Latency: 20 * time.Millisecond},
+		sim:            crmsim.Options{Seed: 33, Contacts: 6000, Companies: 10, Deals: 10, Latency: 150 * time.Millisecond},
 		objects:        []crm.Object{crm.Contacts},
 		requestsPer10s: 1000,
 	})
@@ -140,10 +141,11 @@ func TestWorkerKilledMidBackfillResumesWhereItStopped(t *testing.T) {
 	key := store.StreamKey{Integration: h.integration, Object: crm.Contacts, Stream: store.StreamBackfill}
 	kills := 0
 	for _, at := range []int64{8, 22, 38} {
+		// Past page `at`, and with the next page's request in flight at the CRM.
 		require.Eventually(t, func() bool {
 			st, err := h.store.Stream(t.Context(), key)
-			return err == nil && st.Pages >= at
-		}, 2*time.Minute, 10*time.Millisecond, "backfill did not reach page %d", at)
+			return err == nil && st.Pages >= at && h.inflight.Load() > 0
+		}, 2*time.Minute, 2*time.Millisecond, "backfill did not reach page %d", at)
 		w.kill()
 		kills++
 		st, err := h.store.Stream(t.Context(), key)
