@@ -127,6 +127,29 @@ func loadEnv(c commonFlags) (*env, error) {
 	return &env{Env: e, cfg: cfg, log: log}, nil
 }
 
+// command is a subcommand's flag set: the common flags plus its own.
+type command struct {
+	*flag.FlagSet
+	common commonFlags
+}
+
+func newCommand(name string, out io.Writer) *command {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	c := &command{FlagSet: fs}
+	c.common.register(fs)
+	return c
+}
+
+// connect parses the command line, loads the environment and the config, and dials
+// Temporal; callers close the client.
+func (c *command) connect(ctx context.Context, args []string) (*env, client.Client, error) {
+	if err := c.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	return connect(ctx, c.common)
+}
+
 // connect loads the environment and the config and dials Temporal; callers close the client.
 func connect(ctx context.Context, c commonFlags) (*env, client.Client, error) {
 	e, err := loadEnv(c)

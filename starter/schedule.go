@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -22,15 +21,9 @@ import (
 const schedulePrefix = "crmsync/"
 
 func runScheduleApply(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("schedule apply", flag.ContinueOnError)
-	fs.SetOutput(out)
-	var common commonFlags
-	common.register(fs)
+	fs := newCommand("schedule apply", out)
 	keep := fs.Bool("keep-stale", false, "do not delete crmsync schedules that the config no longer lists")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	e, c, err := connect(ctx, common)
+	e, c, err := fs.connect(ctx, args)
 	if err != nil {
 		return err
 	}
@@ -104,15 +97,9 @@ func applySchedules(ctx context.Context, c client.Client, e *env, prune bool, ou
 }
 
 func runScheduleDelete(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("schedule delete", flag.ContinueOnError)
-	fs.SetOutput(out)
-	var common commonFlags
-	common.register(fs)
+	fs := newCommand("schedule delete", out)
 	integration := fs.String("integration", "", "delete only this integration's schedules")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	_, c, err := connect(ctx, common)
+	_, c, err := fs.connect(ctx, args)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -24,10 +23,7 @@ const (
 )
 
 func runStart(ctx context.Context, kind syncKind, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet(string(kind), flag.ContinueOnError)
-	fs.SetOutput(out)
-	var common commonFlags
-	common.register(fs)
+	fs := newCommand(string(kind), out)
 	integration := fs.String("integration", "", "integration id (default: every configured integration)")
 	var objects listFlag
 	fs.Var(&objects, "object", "object to sync: contacts, companies, deals (repeatable; default: all configured)")
@@ -36,10 +32,7 @@ func runStart(ctx context.Context, kind syncKind, args []string, out io.Writer) 
 	if kind == kindBackfill {
 		fs.BoolVar(&restart, "restart", false, "start over from the first page instead of resuming an unfinished backfill")
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	e, c, err := connect(ctx, common)
+	e, c, err := fs.connect(ctx, args)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -16,14 +15,7 @@ import (
 )
 
 func runStatus(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(out)
-	var common commonFlags
-	common.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	e, c, err := connect(ctx, common)
+	e, c, err := newCommand("status", out).connect(ctx, args)
 	if err != nil {
 		return err
 	}

@@ -198,23 +198,43 @@ func badRequest(c *call, msg string) reply {
 	return errorReply(http.StatusBadRequest, c.corr, "VALIDATION_ERROR", msg)
 }
 
+// pageParams are the paging parameters list-style endpoints share.
+type pageParams struct {
+	limit    int
+	archived bool
+	from     int64 // the first id to return, decoded from after
+}
+
+// parsePageParams reads limit, archived and after; a bad value gets a 400 reply.
+func parsePageParams(c *call, defLimit, maxLimit int) (pageParams, *reply) {
+	q := c.r.URL.Query()
+	var p pageParams
+	var err error
+	if p.limit, err = queryLimit(q.Get("limit"), defLimit, maxLimit); err != nil {
+		rep := badRequest(c, err.Error())
+		return p, &rep
+	}
+	if p.archived, err = queryBool(q.Get("archived")); err != nil {
+		rep := badRequest(c, "archived: "+err.Error())
+		return p, &rep
+	}
+	if v := q.Get("after"); v != "" {
+		if p.from, err = decodeAfter(v); err != nil {
+			rep := badRequest(c, "after: "+err.Error())
+			return p, &rep
+		}
+	}
+	return p, nil
+}
+
 func (s *Sim) serveList(c *call) reply {
 	o := c.route.obj
 	q := c.r.URL.Query()
-	limit, err := queryLimit(q.Get("limit"), listDefaultLimit, listMaxLimit)
-	if err != nil {
-		return badRequest(c, err.Error())
+	pp, bad := parsePageParams(c, listDefaultLimit, listMaxLimit)
+	if bad != nil {
+		return *bad
 	}
-	archived, err := queryBool(q.Get("archived"))
-	if err != nil {
-		return badRequest(c, "archived: "+err.Error())
-	}
-	var from int64
-	if v := q.Get("after"); v != "" {
-		if from, err = decodeAfter(v); err != nil {
-			return badRequest(c, "after: "+err.Error())
-		}
-	}
+	limit, archived, from := pp.limit, pp.archived, pp.from
 	props := selectProps(o.typ, q["properties"])
 	assoc := selectAssociations(o.typ, q["associations"])
 
@@ -379,20 +399,11 @@ type ownersResponse struct {
 
 func (s *Sim) serveOwners(c *call) reply {
 	q := c.r.URL.Query()
-	limit, err := queryLimit(q.Get("limit"), ownersDefaultLimit, ownersMaxLimit)
-	if err != nil {
-		return badRequest(c, err.Error())
+	pp, bad := parsePageParams(c, ownersDefaultLimit, ownersMaxLimit)
+	if bad != nil {
+		return *bad
 	}
-	archived, err := queryBool(q.Get("archived"))
-	if err != nil {
-		return badRequest(c, "archived: "+err.Error())
-	}
-	var from int64
-	if v := q.Get("after"); v != "" {
-		if from, err = decodeAfter(v); err != nil {
-			return badRequest(c, "after: "+err.Error())
-		}
-	}
+	limit, archived, from := pp.limit, pp.archived, pp.from
 	resp := ownersResponse{Results: []owner{}}
 	if archived { // no seeded owner is deactivated
 		return jsonReply(http.StatusOK, resp)
