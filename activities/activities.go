@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -23,10 +24,14 @@ import (
 type Integration struct {
 	Config    config.Integration
 	Connector crm.Connector
+	// Credential names the integration's token in the quota ledger: a hash, never the token
+	// (ratelimit.CredentialKey). Integrations sharing a token share the CRM's quota, and so
+	// the ledger.
+	Credential string
 
-	// windowGate and searchGate hold calls back after the CRM told this process to wait (a
-	// 429), so that no other activity of the integration calls before the wait has passed.
-	windowGate, searchGate gate
+	// crmMax is the window allowance the CRM itself reported (X-HubSpot-RateLimit-Max), when
+	// lower than the configured quota: the CRM's word wins.
+	crmMax atomic.Int64
 }
 
 // Activities carries the dependencies every activity needs. It is built once per worker
@@ -39,6 +44,8 @@ type Activities struct {
 
 	// PropertiesTTL is how long fetched property definitions are trusted.
 	propertiesTTL time.Duration
+	// maxSlotWait is the longest an activity waits in-process for its quota slot.
+	maxSlotWait time.Duration
 
 	mu         sync.Mutex
 	propsCache map[propsKey]propsEntry
@@ -63,6 +70,10 @@ type Options struct {
 	Now func() time.Time
 	// PropertiesTTL is how long property definitions are trusted (default 1 h).
 	PropertiesTTL time.Duration
+	// MaxSlotWait is the longest an activity waits in-process for its quota slot (default
+	// 15 s, a window and a half). A longer wait fails the attempt retryably, to come back
+	// when the slot is due, so that a long told wait does not hold a worker slot.
+	MaxSlotWait time.Duration
 }
 
 // New builds the activities' shared state.
@@ -76,7 +87,11 @@ func New(opts Options) (*Activities, error) {
 		log:           opts.Logger,
 		now:           opts.Now,
 		propertiesTTL: opts.PropertiesTTL,
+		maxSlotWait:   opts.MaxSlotWait,
 		propsCache:    map[propsKey]propsEntry{},
+	}
+	if a.maxSlotWait <= 0 {
+		a.maxSlotWait = 15 * time.Second
 	}
 	if a.log == nil {
 		a.log = zap.NewNop()
@@ -90,6 +105,9 @@ func New(opts Options) (*Activities, error) {
 	for _, in := range opts.Integrations {
 		if in.Connector == nil {
 			return nil, fmt.Errorf("activities: integration %s has no connector", in.Config.ID)
+		}
+		if in.Credential == "" {
+			return nil, fmt.Errorf("activities: integration %s has no credential key", in.Config.ID)
 		}
 		if _, dup := a.integrations[in.Config.ID]; dup {
 			return nil, fmt.Errorf("activities: integration %s configured twice", in.Config.ID)

@@ -42,8 +42,10 @@ func setup(t *testing.T, simOpts crmsim.Options, token string) *world {
 	require.NoError(t, err)
 	conn, err := hubspot.New(hubspot.Options{BaseURL: srv.URL, Token: token})
 	require.NoError(t, err)
-	cfg := config.Integration{ID: "acme", Provider: "hubspot", Objects: crm.Objects, Delta: config.Delta{Lag: config.Duration(time.Minute)}}
-	acts, err := activities.New(activities.Options{Store: st, Integrations: []*activities.Integration{{Config: cfg, Connector: conn}}})
+	cfg := config.Integration{ID: "acme", Provider: "hubspot", Objects: crm.Objects, Delta: config.Delta{Lag: config.Duration(time.Minute)},
+		Quota: config.Quota{RequestsPer10s: 1000, SearchPerSecond: 100, Daily: 1_000_000}}
+	acts, err := activities.New(activities.Options{Store: st, MaxSlotWait: time.Millisecond,
+		Integrations: []*activities.Integration{{Config: cfg, Connector: conn, Credential: "cred-" + token}}})
 	require.NoError(t, err)
 	return &world{sim: sim, store: st, acts: acts, ref: activities.StreamRef{Integration: "acme", Object: crm.Contacts}}
 }
@@ -100,34 +102,52 @@ func TestBackfillPageStoresThePageWithItsPosition(t *testing.T) {
 	require.EqualValues(t, 250, counts.Live)
 }
 
-func TestRateLimitHoldsBackTheIntegrationsOtherCalls(t *testing.T) {
+func TestA429HoldsBackEveryCallOfTheCredential(t *testing.T) {
 	t.Parallel()
+	w := setup(t, crmsim.Options{Seed: 2, Contacts: 500, Companies: 5, Deals: 5}, "good-token")
+	ctx := t.Context()
+	_, err := w.acts.BeginBackfill(ctx, activities.BeginBackfillInput{StreamRef: w.ref})
+	require.NoError(t, err)
+	_, err = w.acts.RefreshProperties(ctx, w.ref)
+	require.NoError(t, err)
+	w.sim.InjectFault(crmsim.Fault{Endpoint: "list contacts", Kind: crmsim.Fault429TenSecondly, Count: 1})
+
+	_, err = w.acts.BackfillPage(ctx, activities.BackfillPageInput{StreamRef: w.ref})
+	ae := appError(t, err)
+	require.Equal(t, activities.ErrTypeRateLimited, ae.Type())
+	require.False(t, ae.NonRetryable())
+	require.Equal(t, 10*time.Second, ae.NextRetryDelay(), "wait the window HubSpot's headers give")
+
+	// Every other call of the credential waits too, in any worker (the wait is in the shared
+	// ledger), without reaching the CRM.
+	calls := w.sim.Stats().Total
+	_, err = w.acts.ArchivedPage(ctx, activities.ArchivedPageInput{StreamRef: w.ref})
+	ae = appError(t, err)
+	require.Equal(t, activities.ErrTypeRateLimited, ae.Type())
+	require.Contains(t, ae.Error(), "429 TEN_SECONDLY_ROLLING")
+	require.Greater(t, ae.NextRetryDelay(), 9*time.Second)
+	require.Equal(t, calls, w.sim.Stats().Total, "a call reached the CRM before the told wait had passed")
+	require.Zero(t, w.sim.Stats().Early)
+}
+
+func TestTheCRMsOwnAllowanceWinsOverTheConfig(t *testing.T) {
+	t.Parallel()
+	// The config says 1,000 per 10 s; the CRM's headers say 3.
 	w := setup(t, crmsim.Options{Seed: 2, Contacts: 500, Companies: 5, Deals: 5, TenSecondLimit: 3}, "good-token")
 	ctx := t.Context()
 	_, err := w.acts.BeginBackfill(ctx, activities.BeginBackfillInput{StreamRef: w.ref})
 	require.NoError(t, err)
 	_, err = w.acts.RefreshProperties(ctx, w.ref)
 	require.NoError(t, err)
-	pos := ""
-	for range 2 {
-		r, err := w.acts.BackfillPage(ctx, activities.BackfillPageInput{StreamRef: w.ref, Position: pos})
-		require.NoError(t, err)
-		pos = r.Next
-	}
-	_, err = w.acts.BackfillPage(ctx, activities.BackfillPageInput{StreamRef: w.ref, Position: pos})
+	r, err := w.acts.BackfillPage(ctx, activities.BackfillPageInput{StreamRef: w.ref})
+	require.NoError(t, err)
+	_, err = w.acts.BackfillPage(ctx, activities.BackfillPageInput{StreamRef: w.ref, Position: r.Next})
 	ae := appError(t, err)
 	require.Equal(t, activities.ErrTypeRateLimited, ae.Type())
-	require.False(t, ae.NonRetryable())
-	require.Equal(t, 10*time.Second, ae.NextRetryDelay(), "wait the window HubSpot's headers give")
-
-	// Every other call of the integration waits too, without reaching the CRM.
-	calls := w.sim.Stats().Total
-	_, err = w.acts.ArchivedPage(ctx, activities.ArchivedPageInput{StreamRef: activities.StreamRef{Integration: "acme", Object: crm.Deals}})
-	ae = appError(t, err)
-	require.Equal(t, activities.ErrTypeRateLimited, ae.Type())
-	require.Greater(t, ae.NextRetryDelay(), 9*time.Second)
-	require.Equal(t, calls, w.sim.Stats().Total, "a call reached the CRM before the told wait had passed")
-	require.Zero(t, w.sim.Stats().Early)
+	require.Contains(t, ae.Error(), "window is full")
+	st := w.sim.Stats()
+	require.Equal(t, 2, st.Total, "the third call would have been a 429: it was never sent")
+	require.Zero(t, st.RateLimited)
 }
 
 func TestRejectedCredentialIsNotRetried(t *testing.T) {

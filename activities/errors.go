@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -129,74 +128,4 @@ func permanentPG(code string) bool {
 
 func retryAfter(msg, typ string, wait time.Duration) error {
 	return temporal.NewApplicationErrorWithOptions(msg, typ, temporal.ApplicationErrorOptions{NextRetryDelay: wait})
-}
-
-// gate remembers until when the CRM told this process to hold off, so a 429 seen by one
-// activity also holds back the integration's other activities in this worker.
-type gate struct {
-	mu    sync.Mutex
-	until time.Time
-}
-
-// wait returns how long calls must still hold off, or 0.
-func (g *gate) wait(now time.Time) time.Duration {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if now.Before(g.until) {
-		return g.until.Sub(now)
-	}
-	return 0
-}
-
-// block extends the hold-off to at least until.
-func (g *gate) block(until time.Time) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if until.After(g.until) {
-		g.until = until
-	}
-}
-
-// callKind says which of the CRM's limits a call counts against.
-type callKind int
-
-const (
-	// windowCall counts against the rolling window (and the daily allowance).
-	windowCall callKind = iota
-	// searchCall counts against the search endpoint's own limit (and the daily allowance).
-	searchCall
-)
-
-// gated returns the error to fail with while the integration is still told to wait for the
-// limit this call counts against, so that no call reaches the CRM before the wait passes.
-func (a *Activities) gated(in *Integration, kind callKind, op string) error {
-	g := &in.windowGate
-	if kind == searchCall {
-		g = &in.searchGate
-	}
-	if w := g.wait(a.now()); w > 0 {
-		return retryAfter(fmt.Sprintf("%s: %s is rate limited; waiting %s as the CRM asked", op, in.Config.ID, w.Round(time.Millisecond)),
-			ErrTypeRateLimited, w)
-	}
-	return nil
-}
-
-// observe records what a CRM call's failure says about waiting: a window 429 holds back
-// the integration's other windowed calls, a search 429 its other searches, and a spent
-// daily allowance everything.
-func (a *Activities) observe(in *Integration, err error) {
-	var ae *crm.APIError
-	if !errors.As(err, &ae) || ae.Kind != crm.KindRateLimited || ae.RetryAfter <= 0 {
-		return
-	}
-	until := a.now().Add(ae.RetryAfter)
-	switch ae.Policy {
-	case crm.PolicySecondly:
-		in.searchGate.block(until)
-	case crm.PolicyDaily:
-		in.windowGate.block(until)
-		in.searchGate.block(until)
-	default:
-		in.windowGate.block(until)
-	}
 }

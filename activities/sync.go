@@ -4,59 +4,84 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
 	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/ratelimit"
 	"github.com/crmsync/crmsync/internal/store"
 )
 
 // BeginBackfillInput starts or resumes a backfill.
 type BeginBackfillInput struct {
 	StreamRef
-	// Restart discards an unfinished backfill's position and lists from the first page.
+	// Restart discards an unfinished backfill's progress and lists from the first page.
 	Restart bool `json:"restart,omitempty"`
+}
+
+// Partition is one id range of a backfill: [Lo, Hi), "" meaning the start or the end of
+// the listing.
+type Partition struct {
+	Lo string `json:"lo,omitempty"`
+	Hi string `json:"hi,omitempty"`
+	// Position is the token of the range's next page; "" with a non-empty Lo means the range
+	// has not been read yet and starts with a seek.
+	Position string `json:"position,omitempty"`
+	Done     bool   `json:"done,omitempty"`
 }
 
 // BeginBackfillResult is where the backfill starts.
 type BeginBackfillResult struct {
-	// Position is the next page's token ("" = the first page).
-	Position string `json:"position"`
 	// Resumed reports that an earlier, unfinished backfill is being continued.
 	Resumed bool `json:"resumed"`
-	// Pages and Records are what the backfill had already done.
-	Pages   int64 `json:"pages"`
-	Records int64 `json:"records"`
+	// Partitions are the ranges to read (one, covering everything, for a new backfill).
+	Partitions []Partition `json:"partitions"`
+	// Lanes is how many pages the backfill may read at once.
+	Lanes int `json:"lanes"`
+	// Seekable reports that the connector can start a listing at an id (if it recognises
+	// the CRM's page tokens), so splitting into ranges is worth planning.
+	Seekable bool `json:"seekable"`
 }
 
-// BeginBackfill prepares the backfill stream (PostgreSQL only; runs as a local activity).
-// It also creates the delta cursor at the current time if the stream has none, so that
-// changes made while the backfill runs are caught by the next delta.
+// BeginBackfill prepares the backfill (PostgreSQL only; runs as a local activity). It also
+// creates the delta cursor at the current time if the object has none, so that changes
+// made while the backfill runs are caught by the next delta.
 func (a *Activities) BeginBackfill(ctx context.Context, in BeginBackfillInput) (BeginBackfillResult, error) {
-	if _, err := a.localIntegration(in.StreamRef); err != nil {
+	integ, err := a.localIntegration(in.StreamRef)
+	if err != nil {
 		return BeginBackfillResult{}, err
 	}
-	key := store.StreamKey{Integration: in.Integration, Object: in.Object, Stream: store.StreamBackfill}
-	before, err := a.store.Stream(ctx, key)
-	if err != nil {
-		return BeginBackfillResult{}, classify(ctx, "reading backfill state", err)
-	}
-	st, err := a.store.BeginBackfill(ctx, key, in.Restart, a.now())
+	start, err := a.store.BeginBackfill(ctx, in.Integration, in.Object, in.Restart, a.now())
 	if err != nil {
 		return BeginBackfillResult{}, classify(ctx, "beginning backfill", err)
 	}
-	resumed := before.Exists && !before.Done() && !in.Restart
-	a.logger(ctx, in.StreamRef).Info("backfill begins", zap.Bool("resumed", resumed), zap.Int64("pages_done", st.Pages))
-	return BeginBackfillResult{Position: st.Position, Resumed: resumed, Pages: st.Pages, Records: st.Records}, nil
+	_, seekable := integ.Connector.(crm.Seeker)
+	res := BeginBackfillResult{Resumed: start.Resumed, Lanes: integ.Config.LanesFor(), Seekable: seekable}
+	pages := int64(0)
+	for _, p := range start.Partitions {
+		res.Partitions = append(res.Partitions, Partition{Lo: p.Lo, Hi: p.Hi, Position: p.Position, Done: p.Done})
+		pages += p.Pages
+	}
+	a.logger(ctx, in.StreamRef).Info("backfill begins", zap.Bool("resumed", res.Resumed), zap.Int("ranges", len(res.Partitions)),
+		zap.Int64("pages_done", pages), zap.Int("lanes", res.Lanes))
+	return res, nil
 }
 
-// BackfillPageInput asks for one page of the full listing.
+// BackfillPageInput asks for one page of a range of the full listing.
 type BackfillPageInput struct {
 	StreamRef
-	// Position is the page's token, as returned by the previous page or BeginBackfill.
+	// Lo and Hi bound the range the page belongs to.
+	Lo string `json:"lo,omitempty"`
+	Hi string `json:"hi,omitempty"`
+	// Position is the page's token, as returned with the range's previous page; "" for a
+	// range's first page (a seek to Lo, or the start of the listing when Lo is "").
 	Position string `json:"position"`
+	// PrevLastID is the last id of the range's previous page, to recognise the token's
+	// format by.
+	PrevLastID string `json:"prev_last_id,omitempty"`
 }
 
 // PageResult counts one page.
@@ -70,29 +95,63 @@ type PageResult struct {
 	Remaining int `json:"remaining"`
 }
 
-// BackfillPageResult is where the listing continues.
+// BackfillPageResult is where the range continues.
 type BackfillPageResult struct {
 	PageResult
-	// Next is the following page's token; empty with Done.
+	// Next is the following page's token; empty at the end of the listing.
 	Next string `json:"next"`
-	// Done reports that this was the listing's last page.
+	// Done reports that the range is read: the listing ended, or the page reached Hi.
 	Done bool `json:"done"`
+	// FirstID and LastID are the page's first and last record ids.
+	FirstID string `json:"first_id,omitempty"`
+	LastID  string `json:"last_id,omitempty"`
+	// Codec is the token format this page's token was recognised in ("" if not).
+	Codec string `json:"codec,omitempty"`
 }
 
-// BackfillPage reads one page of live records and stores it with the stream's new position
+// BackfillPage reads one page of live records and stores it with its range's new position
 // in one transaction: one CRM request, one commit.
 func (a *Activities) BackfillPage(ctx context.Context, in BackfillPageInput) (BackfillPageResult, error) {
-	page, res, err := a.listPage(ctx, in.StreamRef, in.Position, false)
+	integ, err := a.integration(in.StreamRef)
 	if err != nil {
 		return BackfillPageResult{}, err
 	}
-	return BackfillPageResult{PageResult: pageResult(len(page.Records), res, page.RateLimit), Next: page.Next, Done: page.Next == ""}, nil
+	// A range other than the first starts with a seek: its first page must begin at Lo.
+	seeked := in.Lo != "" && in.PrevLastID == ""
+	key := store.StreamKey{Integration: in.Integration, Object: in.Object, Stream: store.PartitionStream(in.Lo)}
+	page, res, err := a.listPage(ctx, in.StreamRef, in.Position, false, &key, in.Hi)
+	if err != nil {
+		return BackfillPageResult{}, err
+	}
+	out := BackfillPageResult{PageResult: pageResult(len(page.Records), res, page.RateLimit), Next: page.Next}
+	if n := len(page.Records); n > 0 {
+		out.FirstID, out.LastID = page.Records[0].ID, page.Records[n-1].ID
+	}
+	out.Done = res.State.Done()
+	if seeker, ok := integ.Connector.(crm.Seeker); ok && !seeked && in.Position != "" && in.PrevLastID != "" && out.FirstID != "" {
+		out.Codec = seeker.SeekCodec(in.Position, in.PrevLastID, out.FirstID)
+	}
+	if seeked && out.FirstID != "" && crm.CompareIDs(out.FirstID, in.Lo) < 0 && !justBefore(out.FirstID, in.Lo) {
+		// The CRM did not start where the token said: seeking does not work after all. The
+		// page is stored (it is valid data), but the range cannot be trusted to be complete.
+		return out, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"%s: a listing seeked to id %s started at %s; set backfill.lanes: 1 for this integration", in.StreamRef, in.Lo, out.FirstID),
+			ErrTypeInvalidRequest, nil)
+	}
+	return out, nil
+}
+
+// justBefore reports whether id is lo-1, the one record a seek may include before lo.
+func justBefore(id, lo string) bool {
+	i, err1 := strconv.ParseUint(id, 10, 64)
+	l, err2 := strconv.ParseUint(lo, 10, 64)
+	return err1 == nil && err2 == nil && i+1 == l
 }
 
 // listPage reads one page of the live or archived listing and stores it. A live page moves
 // the backfill stream's position in the same transaction; the archived listing keeps its
 // position in the workflow, so a page of it moves nothing.
-func (a *Activities) listPage(ctx context.Context, ref StreamRef, after string, archived bool) (crm.Page, store.WriteResult, error) {
+func (a *Activities) listPage(ctx context.Context, ref StreamRef, after string, archived bool, key *store.StreamKey, hi string) (crm.Page, store.WriteResult, error) {
 	op := "listing " + ref.String()
 	if archived {
 		op = "listing archived " + ref.String()
@@ -101,18 +160,19 @@ func (a *Activities) listPage(ctx context.Context, ref StreamRef, after string, 
 	if err != nil {
 		return crm.Page{}, store.WriteResult{}, err
 	}
-	if err := a.gated(integ, windowCall, op); err != nil {
-		return crm.Page{}, store.WriteResult{}, err
-	}
 	props, err := a.propertyNames(ctx, integ, ref.Object)
 	if err != nil {
 		return crm.Page{}, store.WriteResult{}, err
 	}
 	defer heartbeatWhile(ctx)()
-	page, err := integ.Connector.List(ctx, crm.ListRequest{Object: ref.Object, After: after, Archived: archived, Properties: props})
+	var page crm.Page
+	err = a.crmCall(ctx, integ, ratelimit.KindWindow, op, func(ctx context.Context) (crm.RateLimit, error) {
+		var err error
+		page, err = integ.Connector.List(ctx, crm.ListRequest{Object: ref.Object, After: after, Archived: archived, Properties: props})
+		return page.RateLimit, err
+	})
 	if err != nil {
-		a.observe(integ, err)
-		return crm.Page{}, store.WriteResult{}, classify(ctx, op, err)
+		return crm.Page{}, store.WriteResult{}, err
 	}
 	w := store.PageWrite{Key: store.StreamKey{Integration: ref.Integration, Object: ref.Object, Stream: store.StreamBackfill}, Records: page.Records}
 	if archived {
@@ -121,7 +181,12 @@ func (a *Activities) listPage(ctx context.Context, ref StreamRef, after string, 
 			page.Records[i].Archived = true
 		}
 	} else {
-		w.Advance.Position = &store.PositionMove{From: after, To: page.Next, Done: page.Next == ""}
+		w.Key = *key
+		done := page.Next == ""
+		if n := len(page.Records); n > 0 && hi != "" && crm.CompareIDs(page.Records[n-1].ID, hi) >= 0 {
+			done = true
+		}
+		w.Advance.Position = &store.PositionMove{From: after, To: page.Next, Done: done}
 	}
 	res, err := a.store.WritePage(ctx, w)
 	if err != nil {
@@ -157,7 +222,7 @@ type ArchivedPageResult struct {
 // nothing pushes them. The "only if newer" guard keeps a record restored since from being
 // marked deleted again.
 func (a *Activities) ArchivedPage(ctx context.Context, in ArchivedPageInput) (ArchivedPageResult, error) {
-	page, res, err := a.listPage(ctx, in.StreamRef, in.After, true)
+	page, res, err := a.listPage(ctx, in.StreamRef, in.After, true, nil, "")
 	if err != nil {
 		return ArchivedPageResult{}, err
 	}
@@ -234,18 +299,19 @@ func (a *Activities) DeltaPage(ctx context.Context, in DeltaPageInput) (DeltaPag
 	if err != nil {
 		return DeltaPageResult{}, err
 	}
-	if err := a.gated(integ, searchCall, "reading changes of "+in.String()); err != nil {
-		return DeltaPageResult{}, err
-	}
 	props, err := a.propertyNames(ctx, integ, in.Object)
 	if err != nil {
 		return DeltaPageResult{}, err
 	}
 	defer heartbeatWhile(ctx)()
-	page, err := integ.Connector.Changes(ctx, crm.ChangesRequest{Object: in.Object, From: in.From, Properties: props})
+	var page crm.ChangePage
+	err = a.crmCall(ctx, integ, ratelimit.KindSearch, "reading changes of "+in.String(), func(ctx context.Context) (crm.RateLimit, error) {
+		var err error
+		page, err = integ.Connector.Changes(ctx, crm.ChangesRequest{Object: in.Object, From: in.From, Properties: props})
+		return page.RateLimit, err
+	})
 	if err != nil {
-		a.observe(integ, err)
-		return DeltaPageResult{}, classify(ctx, "reading changes of "+in.String(), err)
+		return DeltaPageResult{}, err
 	}
 	key := store.StreamKey{Integration: in.Integration, Object: in.Object, Stream: store.StreamDelta}
 	next := page.Next
@@ -278,13 +344,15 @@ func (a *Activities) RefreshProperties(ctx context.Context, ref StreamRef) (Refr
 	if err != nil {
 		return RefreshPropertiesResult{}, err
 	}
-	if err := a.gated(integ, windowCall, "reading properties of "+ref.String()); err != nil {
-		return RefreshPropertiesResult{}, err
-	}
-	props, _, err := integ.Connector.Properties(ctx, ref.Object)
+	var props []crm.Property
+	err = a.crmCall(ctx, integ, ratelimit.KindWindow, "reading properties of "+ref.String(), func(ctx context.Context) (crm.RateLimit, error) {
+		var rl crm.RateLimit
+		var err error
+		props, rl, err = integ.Connector.Properties(ctx, ref.Object)
+		return rl, err
+	})
 	if err != nil {
-		a.observe(integ, err)
-		return RefreshPropertiesResult{}, classify(ctx, "reading properties of "+ref.String(), err)
+		return RefreshPropertiesResult{}, err
 	}
 	if len(props) == 0 {
 		return RefreshPropertiesResult{}, temporal.NewNonRetryableApplicationError(
@@ -352,4 +420,100 @@ func (a *Activities) propertyNames(ctx context.Context, integ *Integration, obj 
 	a.propsCache[k] = propsEntry{names: names, loaded: a.now()}
 	a.mu.Unlock()
 	return names, nil
+}
+
+// NthIDInput asks for the id n places after another in id order.
+type NthIDInput struct {
+	StreamRef
+	// After is the id to count from ("" = the start).
+	After string `json:"after"`
+	// N is how many ids to skip (below the connector's MaxNth).
+	N int `json:"n"`
+}
+
+// NthIDResult is an id found by rank.
+type NthIDResult struct {
+	// ID is "" when fewer than N+1 ids follow After.
+	ID string `json:"id"`
+	// Total is how many ids follow After.
+	Total int `json:"total"`
+	// MaxNth bounds the next call's N.
+	MaxNth int `json:"max_nth"`
+}
+
+// NthID reads the id N places after After (one search call), from which a backfill picks
+// range boundaries that hold equal numbers of records, wherever the ids cluster.
+func (a *Activities) NthID(ctx context.Context, in NthIDInput) (NthIDResult, error) {
+	integ, err := a.integration(in.StreamRef)
+	if err != nil {
+		return NthIDResult{}, err
+	}
+	seeker, ok := integ.Connector.(crm.Seeker)
+	if !ok {
+		return NthIDResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s: the %s connector cannot find ids by rank", in.StreamRef, integ.Connector.Provider()), ErrTypeConfig, nil)
+	}
+	res := NthIDResult{MaxNth: seeker.MaxNth()}
+	err = a.crmCall(ctx, integ, ratelimit.KindSearch, "finding a range boundary of "+in.String(), func(ctx context.Context) (crm.RateLimit, error) {
+		var rl crm.RateLimit
+		var err error
+		res.ID, res.Total, rl, err = seeker.NthID(ctx, in.Object, in.After, in.N)
+		return rl, err
+	})
+	return res, err
+}
+
+// SplitRangeInput asks to split a backfill's range into more ranges.
+type SplitRangeInput struct {
+	StreamRef
+	// From is the Lo of the range to split.
+	From string `json:"from"`
+	// Los are the new ranges' first ids, ascending, all above what From has read.
+	Los []string `json:"los"`
+	// Codec is the recognised listing token format the new ranges start with.
+	Codec string `json:"codec"`
+}
+
+// SplitRangeResult gives each new range its first page's token.
+type SplitRangeResult struct {
+	Positions []string `json:"positions"`
+}
+
+// SplitRange splits a backfill's range (PostgreSQL and the connector's token encoding only;
+// a local activity). The new ranges are stored, each with the token that starts its
+// listing, in one transaction with the old range ending where the first begins, so a crash
+// can never leave ids that no range covers; a retried split changes nothing.
+func (a *Activities) SplitRange(ctx context.Context, in SplitRangeInput) (SplitRangeResult, error) {
+	integ, err := a.localIntegration(in.StreamRef)
+	if err != nil {
+		return SplitRangeResult{}, err
+	}
+	seeker, ok := integ.Connector.(crm.Seeker)
+	if !ok {
+		return SplitRangeResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s: the %s connector cannot start a listing at an id", in.StreamRef, integ.Connector.Provider()), ErrTypeConfig, nil)
+	}
+	parts := make([]store.Partition, len(in.Los))
+	res := SplitRangeResult{Positions: make([]string, len(in.Los))}
+	for k, lo := range in.Los {
+		tok, err := seeker.SeekToken(in.Codec, lo)
+		if err != nil {
+			return SplitRangeResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", in.StreamRef, err), ErrTypeConfig, nil)
+		}
+		parts[k], res.Positions[k] = store.Partition{Lo: lo, Position: tok}, tok
+	}
+	if err := a.store.SplitPartition(ctx, in.Integration, in.Object, in.From, parts); err != nil {
+		return SplitRangeResult{}, classify(ctx, "splitting a backfill range", err)
+	}
+	return res, nil
+}
+
+// FinishBackfill records that every range of the backfill has been read (PostgreSQL only;
+// a local activity): the object's backfill is complete.
+func (a *Activities) FinishBackfill(ctx context.Context, ref StreamRef) error {
+	if _, err := a.localIntegration(ref); err != nil {
+		return err
+	}
+	_, err := a.store.FinishBackfill(ctx, ref.Integration, ref.Object)
+	return classify(ctx, "finishing backfill", err)
 }

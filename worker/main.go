@@ -54,7 +54,11 @@ func run(ctx context.Context) error {
 	}
 
 	// Credentials are read once, here; they live only in the connectors.
-	httpClient := &http.Client{Timeout: 30 * time.Second}
+	// Enough idle connections for every lane of a backfill: a call that has to open a new
+	// connection (and TLS session) reaches the CRM later than its quota slot.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
+	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: transport}
 	var integrations []*activities.Integration
 	var missing []error
 	for _, in := range cfg.Integrations {
@@ -67,7 +71,8 @@ func run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		integrations = append(integrations, &activities.Integration{Config: in, Connector: conn})
+		integrations = append(integrations, &activities.Integration{Config: in, Connector: conn,
+			Credential: ratelimit.CredentialKey(in.BaseURL, token)})
 	}
 	if err := errors.Join(missing...); err != nil {
 		return err

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"math"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -24,11 +26,43 @@ type BackfillInput struct {
 type BackfillState struct {
 	// Phase is phaseListing (live records) or phaseArchived (deleted ones).
 	Phase string `json:"phase"`
-	// Position is the next live page's token.
-	Position string `json:"position"`
+	// Ranges are the id ranges of the listing and how far each has been read.
+	Ranges []Range `json:"ranges"`
+	// Lanes is how many pages are read at once.
+	Lanes int `json:"lanes"`
+	// Codec is the listing token format, once two pages have confirmed it.
+	Codec string `json:"codec,omitempty"`
+	// Candidate and Votes track a token format seen but not yet confirmed.
+	Candidate string `json:"candidate,omitempty"`
+	Votes     int    `json:"votes,omitempty"`
+	// Unseekable reports that the listing's tokens were not recognised: one chain only.
+	Unseekable bool `json:"unseekable,omitempty"`
+	// Seekable reports that the connector can start a listing at an id.
+	Seekable bool `json:"seekable,omitempty"`
+	// Planned reports that the listing has been split into ranges (or will not be).
+	Planned bool `json:"planned,omitempty"`
+	// MaxID is the largest id when the ranges were planned: it bounds the open-ended last
+	// range for splitting.
+	MaxID string `json:"max_id,omitempty"`
 	// ArchivedAfter is the next archived page's token.
 	ArchivedAfter string   `json:"archived_after"`
 	Progress      Progress `json:"progress"`
+}
+
+// Range is one id range of the listing, [Lo, Hi) ("" = the start or the end), read by one
+// chain of pages at a time.
+type Range struct {
+	Lo       string `json:"lo,omitempty"`
+	Hi       string `json:"hi,omitempty"`
+	Position string `json:"position,omitempty"`
+	FirstID  string `json:"first_id,omitempty"`
+	LastID   string `json:"last_id,omitempty"`
+	Pages    int64  `json:"pages,omitempty"`
+	Fetched  int64  `json:"fetched,omitempty"`
+	Done     bool   `json:"done,omitempty"`
+
+	// running: a lane reads it; splitting: a lane is splitting it.
+	running, splitting bool
 }
 
 // BackfillResult summarises a finished backfill.
@@ -37,10 +71,38 @@ type BackfillResult struct {
 	FinishedAt time.Time `json:"finished_at"`
 }
 
-// Backfill lists every record of one object (live, then archived) into PostgreSQL, one
-// page per activity. Each page's position is committed with its records, so a crash re-reads
-// at most the page in flight, and a new Backfill of an unfinished stream resumes where the
+// votesToSeek is how many pages must show the same token format before the backfill
+// trusts it enough to seek. One is enough because every seek is verified: a range's first
+// page must start where the range does, or the backfill stops with a clear error.
+const votesToSeek = 1
+
+// coarseRanges is how many ranges the planner finds by rank before lanes split them
+// further by their measured density: rank lookups go through the CRM's search, which is
+// slow (HubSpot: 5 a second), and a rolling window rewards a fast start (every later
+// window replays the first one's pace).
+const coarseRanges = 6
+
+// minRangeRecords is the fewest records (estimated) a range is made for, when the listing
+// is planned and when a lane out of work splits the range with the most left: every range
+// boundary costs about one extra page, so ranges of twenty pages or more keep that under
+// 5% of the minimum; an object too small for two such ranges is read as one chain.
+const minRangeRecords = 2000
+
+// minSplitRecords is the fewest records (estimated from the range's own density) each piece
+// of a split range should hold: twenty pages, so that a boundary's extra page stays a
+// twentieth of what it lets another lane read in parallel.
+const minSplitRecords = 2000
+
+// Backfill lists every record of one object (live, then archived) into PostgreSQL. A page
+// is one activity whose position is committed with its records, so a crash re-reads at
+// most the page in flight, and a new Backfill of an unfinished object resumes where the
 // last one stopped.
+//
+// One chain of pages waits a full round trip per page, which cannot fill the quota of a CRM
+// that is not on the same machine. So once the first chain's page tokens are recognised as
+// encoding record ids (and only then: CRMs call them opaque), the rest of the listing is
+// split into id ranges read by up to Lanes chains at once; a lane that runs out of ranges
+// splits the largest one left. The quota ledger, not the number of lanes, bounds the rate.
 func Backfill(ctx workflow.Context, in BackfillInput) (BackfillResult, error) {
 	if err := validateRef(in.Integration, in.Object); err != nil {
 		return BackfillResult{}, err
@@ -54,9 +116,7 @@ func Backfill(ctx workflow.Context, in BackfillInput) (BackfillResult, error) {
 	}
 	p := &st.Progress
 	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) {
-		q := *p
-		q.Position = st.Position
-		return q, nil
+		return st.progress(), nil
 	}); err != nil {
 		return BackfillResult{}, err
 	}
@@ -68,47 +128,388 @@ func Backfill(ctx workflow.Context, in BackfillInput) (BackfillResult, error) {
 		if err != nil {
 			return BackfillResult{}, err
 		}
-		st.Position = begin.Position
+		st.Lanes, st.Seekable = max(1, begin.Lanes), begin.Seekable
+		st.Ranges = nil
+		for _, bp := range begin.Partitions {
+			st.Ranges = append(st.Ranges, Range{Lo: bp.Lo, Hi: bp.Hi, Position: bp.Position, Done: bp.Done})
+		}
+		// A resumed backfill that had been split needs no new plan, nor does one that cannot seek.
+		st.Planned = len(st.Ranges) > 1 || !st.Seekable || st.Lanes == 1
 		st.Phase = phaseListing
 		if begin.Resumed {
-			workflow.GetLogger(ctx).Info("resuming backfill", "position", begin.Position, "pages_done", begin.Pages)
+			workflow.GetLogger(ctx).Info("resuming backfill", "ranges", len(st.Ranges))
 		}
 	}
-	phase := st.Phase
-	if err := refreshProperties(ctx, ref, p); err != nil {
+	if st.Phase == phaseListing {
+		// readRanges refreshes the property list itself, beside its planning.
+		full, err := readRanges(ctx, ref, st)
+		if err != nil {
+			return BackfillResult{}, err
+		}
+		if full {
+			return BackfillResult{}, continueBackfill(ctx, in, st)
+		}
+		st.Phase, p.Phase = phaseArchived, phaseArchived
+	} else if err := refreshProperties(ctx, ref, p); err != nil {
 		return BackfillResult{}, err
 	}
-	p.Phase = phase
-
+	p.Phase = phaseArchived
 	api := apiContext(ctx, APITaskQueue(in.Integration))
 	for pages := 0; ; pages++ {
 		if runIsFull(ctx, pages) {
-			return BackfillResult{}, workflow.NewContinueAsNewError(ctx, Backfill, BackfillInput{
-				Integration: in.Integration, Object: in.Object, State: st,
-			})
+			return BackfillResult{}, continueBackfill(ctx, in, st)
 		}
-		switch st.Phase {
-		case phaseListing:
-			var r activities.BackfillPageResult
-			err := workflow.ExecuteActivity(api, a.BackfillPage,
-				activities.BackfillPageInput{StreamRef: ref, Position: st.Position}).Get(ctx, &r)
-			if err != nil {
-				return BackfillResult{}, err
-			}
-			p.page(ctx, r.PageResult)
-			st.Position = r.Next
-			if r.Done {
-				st.Phase, p.Phase = phaseArchived, phaseArchived
-			}
-		case phaseArchived:
-			last, err := archivedPage(ctx, api, ref, &st.ArchivedAfter, p)
-			if err != nil {
-				return BackfillResult{}, err
-			}
-			if last {
-				p.Phase = phaseDone
-				return BackfillResult{Progress: *p, FinishedAt: workflow.Now(ctx)}, nil
-			}
+		last, err := archivedPage(ctx, api, ref, &st.ArchivedAfter, p)
+		if err != nil {
+			return BackfillResult{}, err
+		}
+		if last {
+			break
 		}
 	}
+	if err := workflow.ExecuteLocalActivity(localContext(ctx), a.FinishBackfill, ref).Get(ctx, nil); err != nil {
+		return BackfillResult{}, err
+	}
+	p.Phase = phaseDone
+	return BackfillResult{Progress: st.progress(), FinishedAt: workflow.Now(ctx)}, nil
+}
+
+// progress is the backfill's Progress with its ranges counted.
+func (st *BackfillState) progress() Progress {
+	q := st.Progress
+	q.Ranges, q.RangesDone, q.Lanes = len(st.Ranges), 0, st.Lanes
+	for _, r := range st.Ranges {
+		if r.Done {
+			q.RangesDone++
+		}
+	}
+	return q
+}
+
+func continueBackfill(ctx workflow.Context, in BackfillInput, st *BackfillState) error {
+	return workflow.NewContinueAsNewError(ctx, Backfill, BackfillInput{Integration: in.Integration, Object: in.Object, State: st})
+}
+
+// readRanges reads every range with up to st.Lanes lanes. It returns full = true when this
+// run's history is full: every lane has finished its page in flight and the state holds
+// every range's position, ready to continue as new.
+func readRanges(ctx workflow.Context, ref activities.StreamRef, st *BackfillState) (full bool, err error) {
+	api := apiContext(ctx, APITaskQueue(ref.Integration))
+	search := apiContext(ctx, SearchTaskQueue(ref.Integration))
+	var (
+		failure error
+		stop    bool
+		pages   int
+		active  int
+		idle    int
+	)
+	if !st.Planned {
+		// The planner finds balanced boundaries while the property list is refreshed and the
+		// first chain reads (and recognises the token format), so that every lane has work
+		// within a second or two.
+		active++
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer func() { active-- }()
+			if err := planRanges(ctx, search, ref, st, &stop, &failure); err != nil && failure == nil {
+				failure = err
+			}
+			// A run cut short before its plan was stored plans again after continuing.
+			st.Planned = !stop || len(st.Ranges) > 1
+		})
+	}
+	if err := refreshProperties(ctx, ref, &st.Progress); err != nil {
+		stop, failure = true, err
+	}
+	st.Progress.Phase = phaseListing
+	lane := func(ctx workflow.Context) {
+		defer func() { active-- }()
+		for !stop && failure == nil {
+			i, err := pickRange(ctx, ref, st, idle)
+			if err != nil {
+				failure = err
+				return
+			}
+			if i < 0 {
+				if allRead(st) {
+					return
+				}
+				idle++
+				_ = workflow.Await(ctx, func() bool { return stop || failure != nil || canPick(st) || allRead(st) })
+				idle--
+				continue
+			}
+			st.Ranges[i].running = true
+			for !stop && failure == nil && !st.Ranges[i].Done {
+				if err := readPage(ctx, api, ref, st, i); err != nil {
+					failure = err
+					break
+				}
+				pages++
+				stop = stop || runIsFull(ctx, pages)
+			}
+			st.Ranges[i].running = false
+		}
+	}
+	for range st.Lanes {
+		active++
+		workflow.Go(ctx, lane)
+	}
+	if err := workflow.Await(ctx, func() bool { return active == 0 }); err != nil {
+		return false, err
+	}
+	if failure != nil {
+		return false, failure
+	}
+	return !allRead(st), nil
+}
+
+// allRead reports that every range is read.
+func allRead(st *BackfillState) bool {
+	for _, r := range st.Ranges {
+		if !r.Done {
+			return false
+		}
+	}
+	return true
+}
+
+// readPage reads the next page of range i and folds its result into the state.
+func readPage(ctx, api workflow.Context, ref activities.StreamRef, st *BackfillState, i int) error {
+	r := st.Ranges[i]
+	in := activities.BackfillPageInput{StreamRef: ref, Lo: r.Lo, Hi: r.Hi, Position: r.Position, PrevLastID: r.LastID}
+	var res activities.BackfillPageResult
+	if err := workflow.ExecuteActivity(api, a.BackfillPage, in).Get(ctx, &res); err != nil {
+		return err
+	}
+	// The slice may have grown (a split) while the page was in flight: index afresh.
+	rg := &st.Ranges[i]
+	rg.Position = res.Next
+	rg.Pages++
+	rg.Fetched += int64(res.Fetched)
+	if res.FirstID != "" && rg.FirstID == "" {
+		rg.FirstID = res.FirstID
+	}
+	if res.LastID != "" {
+		rg.LastID = res.LastID
+	}
+	// Hi may have moved down (a split) while the page was in flight.
+	rg.Done = res.Done || (rg.Hi != "" && rg.LastID != "" && crm.CompareIDs(rg.LastID, rg.Hi) >= 0)
+	st.Progress.page(ctx, res.PageResult)
+
+	if st.Codec == "" && !st.Unseekable && in.Position != "" && in.PrevLastID != "" && res.FirstID != "" {
+		switch res.Codec {
+		case "":
+			st.Unseekable = true
+			workflow.GetLogger(ctx).Info("listing tokens do not encode ids: reading one chain")
+		case st.Candidate:
+			st.Votes++
+		default:
+			st.Candidate, st.Votes = res.Codec, 1
+		}
+		if st.Votes >= votesToSeek {
+			st.Codec = st.Candidate
+		}
+	}
+	return nil
+}
+
+// planRanges splits the listing into up to coarseRanges ranges holding equal numbers of
+// records (none under minRangeRecords): it counts the live ids, then finds the id at each
+// boundary's rank (one search call per step of at most the connector's MaxNth) and splits
+// the open last range there at once, so lanes start on the new range while the next
+// boundary is looked up. Finally it finds the last id, which bounds the open-ended last
+// range for splitting. A split is stored by the new range's first page, together with the
+// old range's new end, so a crash can never leave ids that no range covers.
+func planRanges(ctx, search workflow.Context, ref activities.StreamRef, st *BackfillState, stop *bool, failure *error) error {
+	nth := func(after string, n int) (activities.NthIDResult, error) {
+		var res activities.NthIDResult
+		err := workflow.ExecuteActivity(search, a.NthID, activities.NthIDInput{StreamRef: ref, After: after, N: n}).Get(ctx, &res)
+		return res, err
+	}
+	head, err := nth("", 0)
+	if err != nil {
+		return err
+	}
+	ranges := min(st.Lanes, coarseRanges, head.Total/minRangeRecords)
+	if ranges < 2 || head.MaxNth < 1 {
+		workflow.GetLogger(ctx).Info("the listing is read as one chain", "records", head.Total)
+		return nil
+	}
+	cur, curRank := "", -1
+	// find returns the id at a rank from the start, hopping from the last id found.
+	find := func(rank int) (string, error) {
+		for rank-curRank > head.MaxNth {
+			r, err := nth(cur, head.MaxNth-1)
+			if err != nil || r.ID == "" {
+				return "", err
+			}
+			cur, curRank = r.ID, curRank+head.MaxNth
+		}
+		r, err := nth(cur, rank-curRank-1)
+		if err != nil || r.ID == "" {
+			return "", err
+		}
+		cur, curRank = r.ID, rank
+		return r.ID, nil
+	}
+	step := head.Total / ranges
+	for k := 1; k < ranges && !*stop && *failure == nil; k++ {
+		lo, err := find(k * step)
+		if err != nil || lo == "" {
+			return err
+		}
+		// Seeking needs the token format; the first chain learns it from its second page.
+		if err := workflow.Await(ctx, func() bool {
+			return *stop || *failure != nil || st.Codec != "" || st.Unseekable || st.Ranges[0].Done
+		}); err != nil {
+			return err
+		}
+		if st.Codec == "" {
+			return nil
+		}
+		if err := splitOpenRange(ctx, ref, st, lo); err != nil {
+			return err
+		}
+	}
+	// The last id bounds the open-ended last range, so that it can be split like the others.
+	for last := head.Total - 1; last > curRank && !*stop && *failure == nil; {
+		id, err := find(min(last, curRank+head.MaxNth))
+		if err != nil || id == "" {
+			return err
+		}
+		st.MaxID = id
+	}
+	return nil
+}
+
+// splitOpenRange ends the open-ended last range at lo and adds the range from lo on,
+// unless that range has already read past lo.
+func splitOpenRange(ctx workflow.Context, ref activities.StreamRef, st *BackfillState, lo string) error {
+	for i, r := range st.Ranges {
+		if r.Hi != "" || r.Done || r.splitting || crm.CompareIDs(lo, r.Lo) <= 0 {
+			continue
+		}
+		if r.LastID != "" && crm.CompareIDs(r.LastID, lo) >= 0 {
+			return nil
+		}
+		_, err := splitRange(ctx, ref, st, i, []string{lo})
+		return err
+	}
+	return nil
+}
+
+// splitRange splits range i at los (ascending, above what it has read) and returns the
+// index of the first new range. The split is stored before the state changes: until then
+// the old range still covers everything.
+func splitRange(ctx workflow.Context, ref activities.StreamRef, st *BackfillState, i int, los []string) (int, error) {
+	st.Ranges[i].splitting = true
+	var res activities.SplitRangeResult
+	err := workflow.ExecuteLocalActivity(localContext(ctx), a.SplitRange,
+		activities.SplitRangeInput{StreamRef: ref, From: st.Ranges[i].Lo, Los: los, Codec: st.Codec}).Get(ctx, &res)
+	st.Ranges[i].splitting = false
+	if err != nil {
+		return -1, err
+	}
+	first := len(st.Ranges)
+	hi := st.Ranges[i].Hi
+	for k, lo := range los {
+		r := Range{Lo: lo, Hi: hi, Position: res.Positions[k]}
+		if k+1 < len(los) {
+			r.Hi = los[k+1]
+		}
+		st.Ranges = append(st.Ranges, r)
+	}
+	st.Ranges[i].Hi = los[0]
+	return first, nil
+}
+
+// canPick reports, without changing anything, whether pickRange would find work.
+func canPick(st *BackfillState) bool {
+	for _, r := range st.Ranges {
+		if !r.Done && !r.running && !r.splitting {
+			return true
+		}
+	}
+	best, _ := splittable(st)
+	return best >= 0
+}
+
+// splittable is the running range with the most records left (estimated from its own
+// density) that is worth splitting, or -1, and the records all running ranges have left.
+func splittable(st *BackfillState) (best int, total float64) {
+	if !st.Planned || st.Codec == "" {
+		return -1, 0
+	}
+	best, bestLeft := -1, 0.0
+	for i, r := range st.Ranges {
+		left, ok := recordsLeft(r, st.MaxID)
+		if !ok || !r.running || r.splitting {
+			continue
+		}
+		total += left
+		if left >= 2*minSplitRecords && left > bestLeft {
+			best, bestLeft = i, left
+		}
+	}
+	return best, total
+}
+
+// pickRange chooses a range for a free lane: one nobody reads yet, else it splits the
+// running range with the most left to read into as many equal ranges as its share of the
+// idle lanes (so that lanes fill up in one step, not by halving again and again); -1 when
+// there is nothing worth taking. idle counts the lanes waiting for work besides this one.
+// Whenever canPick is true, it finds work (a lane waiting on canPick must not spin).
+func pickRange(ctx workflow.Context, ref activities.StreamRef, st *BackfillState, idle int) (int, error) {
+	for i, r := range st.Ranges {
+		if !r.Done && !r.running && !r.splitting {
+			return i, nil
+		}
+	}
+	best, total := splittable(st)
+	if best < 0 {
+		return -1, nil
+	}
+	r := st.Ranges[best]
+	left, _ := recordsLeft(r, st.MaxID)
+	// The old range keeps the first piece; the others go to this lane and the idle ones.
+	share := int(math.Ceil(float64(st.Lanes) * left / total))
+	pieces := min(idle+2, max(share, 2), int(left/minSplitRecords))
+	if pieces < 2 {
+		return -1, nil
+	}
+	last, _ := strconv.ParseUint(r.LastID, 10, 64)
+	hi := rangeEnd(r, st.MaxID)
+	width := (hi - last) / uint64(pieces)
+	los := make([]string, 0, pieces-1)
+	for k := 1; k < pieces; k++ {
+		los = append(los, strconv.FormatUint(last+uint64(k)*width, 10))
+	}
+	return splitRange(ctx, ref, st, best, los)
+}
+
+// rangeEnd is the id a range ends before, numerically: its Hi, or for the open-ended last
+// range one past the largest id seen when planning (0 if unknown).
+func rangeEnd(r Range, maxID string) uint64 {
+	if r.Hi != "" {
+		hi, _ := strconv.ParseUint(r.Hi, 10, 64)
+		return hi
+	}
+	m, err := strconv.ParseUint(maxID, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return m + 1
+}
+
+// recordsLeft estimates how many records a range has left to read, from its density so far;
+// ok is false when that cannot be told (nothing read yet, no bound, not numeric).
+func recordsLeft(r Range, maxID string) (left float64, ok bool) {
+	first, e1 := strconv.ParseUint(r.FirstID, 10, 64)
+	last, e2 := strconv.ParseUint(r.LastID, 10, 64)
+	hi := rangeEnd(r, maxID)
+	if e1 != nil || e2 != nil || r.Done || hi <= last+1 || last <= first || r.Fetched == 0 {
+		return 0, false
+	}
+	density := float64(r.Fetched) / float64(last-first+1)
+	return float64(hi-last-1) * density, true
 }

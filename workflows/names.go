@@ -70,9 +70,13 @@ type Progress struct {
 	Written int64 `json:"written"`
 	// Deleted counts archived records read by the archived pass.
 	Deleted int64 `json:"deleted"`
-	// Position is a backfill's next page token; Cursor a delta's next cursor.
-	Position string     `json:"position,omitempty"`
-	Cursor   crm.Cursor `json:"cursor"`
+	// Cursor is a delta's next cursor.
+	Cursor crm.Cursor `json:"cursor"`
+	// Lanes, Ranges and RangesDone describe a backfill's parallel reading: how many pages
+	// it reads at once, and the id ranges it split the listing into.
+	Lanes      int `json:"lanes,omitempty"`
+	Ranges     int `json:"ranges,omitempty"`
+	RangesDone int `json:"ranges_done,omitempty"`
 	// Remaining is the CRM's window quota left after the last call, -1 when unknown.
 	Remaining int       `json:"remaining"`
 	StartedAt time.Time `json:"started_at"`

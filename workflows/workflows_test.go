@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,21 +42,25 @@ func page(fetched, written int) activities.PageResult {
 	return activities.PageResult{Fetched: fetched, Written: written, Remaining: 90}
 }
 
+func oneRange(lanes int) activities.BeginBackfillResult {
+	return activities.BeginBackfillResult{Partitions: []activities.Partition{{}}, Lanes: lanes, Seekable: true}
+}
+
 func TestBackfillListsLiveThenArchivedRecords(t *testing.T) {
 	t.Parallel()
 	env := setup(t)
-	env.OnActivity(a.BeginBackfill, mock.Anything, activities.BeginBackfillInput{StreamRef: ref}).
-		Return(activities.BeginBackfillResult{}, nil).Once()
+	env.OnActivity(a.BeginBackfill, mock.Anything, activities.BeginBackfillInput{StreamRef: ref}).Return(oneRange(1), nil).Once()
 	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(true, nil).Once()
 	env.OnActivity(a.RefreshProperties, mock.Anything, ref).Return(activities.RefreshPropertiesResult{Count: 12}, nil).Once()
-	env.OnActivity(a.BackfillPage, mock.Anything, activities.BackfillPageInput{StreamRef: ref, Position: ""}).
-		Return(activities.BackfillPageResult{PageResult: page(100, 100), Next: "p2"}, nil).Once()
-	env.OnActivity(a.BackfillPage, mock.Anything, activities.BackfillPageInput{StreamRef: ref, Position: "p2"}).
-		Return(activities.BackfillPageResult{PageResult: page(50, 40), Done: true}, nil).Once()
+	env.OnActivity(a.BackfillPage, mock.Anything, activities.BackfillPageInput{StreamRef: ref}).
+		Return(activities.BackfillPageResult{PageResult: page(100, 100), Next: "p2", FirstID: "1", LastID: "100"}, nil).Once()
+	env.OnActivity(a.BackfillPage, mock.Anything, activities.BackfillPageInput{StreamRef: ref, Position: "p2", PrevLastID: "100"}).
+		Return(activities.BackfillPageResult{PageResult: page(50, 40), Done: true, FirstID: "101", LastID: "150"}, nil).Once()
 	env.OnActivity(a.ArchivedPage, mock.Anything, activities.ArchivedPageInput{StreamRef: ref, After: ""}).
 		Return(activities.ArchivedPageResult{PageResult: page(100, 100), Next: "a2"}, nil).Once()
 	env.OnActivity(a.ArchivedPage, mock.Anything, activities.ArchivedPageInput{StreamRef: ref, After: "a2"}).
 		Return(activities.ArchivedPageResult{PageResult: page(3, 1)}, nil).Once()
+	env.OnActivity(a.FinishBackfill, mock.Anything, ref).Return(nil).Once()
 
 	env.ExecuteWorkflow(Backfill, BackfillInput{Integration: "acme", Object: crm.Contacts})
 	require.True(t, env.IsWorkflowCompleted())
@@ -73,17 +79,19 @@ func TestBackfillListsLiveThenArchivedRecords(t *testing.T) {
 	require.NoError(t, v.Get(&p))
 	require.Equal(t, int64(4), p.Pages)
 	require.Equal(t, 90, p.Remaining)
+	require.Equal(t, 1, p.RangesDone)
 }
 
 func TestBackfillResumesFromTheStoredPosition(t *testing.T) {
 	t.Parallel()
 	env := setup(t)
 	env.OnActivity(a.BeginBackfill, mock.Anything, mock.Anything).
-		Return(activities.BeginBackfillResult{Position: "p7", Resumed: true, Pages: 6}, nil).Once()
+		Return(activities.BeginBackfillResult{Partitions: []activities.Partition{{Position: "p7"}}, Lanes: 4, Resumed: true}, nil).Once()
 	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil).Once()
 	env.OnActivity(a.BackfillPage, mock.Anything, activities.BackfillPageInput{StreamRef: ref, Position: "p7"}).
 		Return(activities.BackfillPageResult{PageResult: page(10, 10), Done: true}, nil).Once()
 	env.OnActivity(a.ArchivedPage, mock.Anything, mock.Anything).Return(activities.ArchivedPageResult{}, nil).Once()
+	env.OnActivity(a.FinishBackfill, mock.Anything, ref).Return(nil).Once()
 
 	env.ExecuteWorkflow(Backfill, BackfillInput{Integration: "acme", Object: crm.Contacts})
 	require.NoError(t, env.GetWorkflowError())
@@ -92,11 +100,11 @@ func TestBackfillResumesFromTheStoredPosition(t *testing.T) {
 func TestBackfillPassesRestart(t *testing.T) {
 	t.Parallel()
 	env := setup(t)
-	env.OnActivity(a.BeginBackfill, mock.Anything, activities.BeginBackfillInput{StreamRef: ref, Restart: true}).
-		Return(activities.BeginBackfillResult{}, nil).Once()
+	env.OnActivity(a.BeginBackfill, mock.Anything, activities.BeginBackfillInput{StreamRef: ref, Restart: true}).Return(oneRange(1), nil).Once()
 	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil)
 	env.OnActivity(a.BackfillPage, mock.Anything, mock.Anything).Return(activities.BackfillPageResult{Done: true}, nil).Once()
 	env.OnActivity(a.ArchivedPage, mock.Anything, mock.Anything).Return(activities.ArchivedPageResult{}, nil).Once()
+	env.OnActivity(a.FinishBackfill, mock.Anything, ref).Return(nil).Once()
 	env.ExecuteWorkflow(Backfill, BackfillInput{Integration: "acme", Object: crm.Contacts, Restart: true})
 	require.NoError(t, env.GetWorkflowError())
 }
@@ -104,7 +112,7 @@ func TestBackfillPassesRestart(t *testing.T) {
 func TestBackfillContinuesAsNewWithItsPosition(t *testing.T) {
 	t.Parallel()
 	env := setup(t)
-	env.OnActivity(a.BeginBackfill, mock.Anything, mock.Anything).Return(activities.BeginBackfillResult{}, nil).Once()
+	env.OnActivity(a.BeginBackfill, mock.Anything, mock.Anything).Return(oneRange(1), nil).Once()
 	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil)
 	env.OnActivity(a.BackfillPage, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.BackfillPageInput) (activities.BackfillPageResult, error) {
@@ -120,7 +128,7 @@ func TestBackfillContinuesAsNewWithItsPosition(t *testing.T) {
 	var next BackfillInput
 	require.NoError(t, converterDecode(can, &next))
 	require.NotNil(t, next.State)
-	require.Equal(t, fmt.Sprintf("p%d", maxPagesPerRun), next.State.Position)
+	require.Equal(t, fmt.Sprintf("p%d", maxPagesPerRun), next.State.Ranges[0].Position)
 	require.Equal(t, phaseListing, next.State.Phase)
 	require.Equal(t, int64(maxPagesPerRun), next.State.Progress.Pages)
 	require.False(t, next.Restart, "a continued run never restarts")
@@ -132,7 +140,9 @@ func TestBackfillContinuedRunSkipsBegin(t *testing.T) {
 	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil).Once()
 	env.OnActivity(a.ArchivedPage, mock.Anything, activities.ArchivedPageInput{StreamRef: ref, After: "a9"}).
 		Return(activities.ArchivedPageResult{PageResult: page(5, 5)}, nil).Once()
-	st := &BackfillState{Phase: phaseArchived, ArchivedAfter: "a9", Progress: Progress{Kind: "backfill", Pages: 700, Fetched: 70000}}
+	env.OnActivity(a.FinishBackfill, mock.Anything, ref).Return(nil).Once()
+	st := &BackfillState{Phase: phaseArchived, ArchivedAfter: "a9", Ranges: []Range{{Done: true}}, Lanes: 1,
+		Progress: Progress{Kind: "backfill", Pages: 700, Fetched: 70000}}
 	env.ExecuteWorkflow(Backfill, BackfillInput{Integration: "acme", Object: crm.Contacts, State: st})
 	require.NoError(t, env.GetWorkflowError())
 	var res BackfillResult
@@ -141,10 +151,117 @@ func TestBackfillContinuedRunSkipsBegin(t *testing.T) {
 	require.Equal(t, int64(70005), res.Fetched)
 }
 
+// listing is a fake CRM listing of ids 1..n, 100 a page, whose tokens encode ids ("t<id>"),
+// for driving the backfill's lanes through mocked activities.
+type listing struct {
+	n      int
+	mu     sync.Mutex
+	reads  map[int]int // id -> times read
+	pages  int
+	plans  int
+	splits int
+	seekOK bool
+	maxNth int
+}
+
+func (l *listing) page(_ context.Context, in activities.BackfillPageInput) (activities.BackfillPageResult, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pages++
+	start := 1
+	switch {
+	case in.Position != "":
+		_, _ = fmt.Sscanf(in.Position, "t%d", &start)
+	}
+	end := min(start+99, l.n)
+	for id := start; id <= end; id++ {
+		l.reads[id]++
+	}
+	res := activities.BackfillPageResult{PageResult: page(end-start+1, end-start+1), FirstID: strconv.Itoa(start), LastID: strconv.Itoa(end)}
+	if end < l.n {
+		res.Next = "t" + strconv.Itoa(end+1)
+	}
+	hi, _ := strconv.Atoi(in.Hi)
+	res.Done = res.Next == "" || (in.Hi != "" && end >= hi)
+	if in.Position != "" && in.PrevLastID != "" && l.seekOK {
+		res.Codec = "t"
+	}
+	return res, nil
+}
+
+func (l *listing) nth(_ context.Context, in activities.NthIDInput) (activities.NthIDResult, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.plans++
+	after, _ := strconv.Atoi(in.After)
+	res := activities.NthIDResult{Total: l.n - after, MaxNth: l.maxNth}
+	if in.N >= l.maxNth {
+		return res, fmt.Errorf("n %d beyond %d", in.N, l.maxNth)
+	}
+	if id := after + 1 + in.N; id <= l.n {
+		res.ID = strconv.Itoa(id)
+	}
+	return res, nil
+}
+
+func (l *listing) split(_ context.Context, in activities.SplitRangeInput) (activities.SplitRangeResult, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	res := activities.SplitRangeResult{}
+	for _, lo := range in.Los {
+		l.splits++
+		res.Positions = append(res.Positions, "t"+lo)
+	}
+	return res, nil
+}
+
+func runListing(t *testing.T, l *listing, lanes int) BackfillResult {
+	t.Helper()
+	env := setup(t)
+	l.reads = map[int]int{}
+	env.OnActivity(a.BeginBackfill, mock.Anything, mock.Anything).Return(oneRange(lanes), nil).Once()
+	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil).Once()
+	env.OnActivity(a.BackfillPage, mock.Anything, mock.Anything).Return(l.page)
+	env.OnActivity(a.NthID, mock.Anything, mock.Anything).Return(l.nth).Maybe()
+	env.OnActivity(a.SplitRange, mock.Anything, mock.Anything).Return(l.split).Maybe()
+	env.OnActivity(a.ArchivedPage, mock.Anything, mock.Anything).Return(activities.ArchivedPageResult{}, nil).Once()
+	env.OnActivity(a.FinishBackfill, mock.Anything, ref).Return(nil).Once()
+	env.ExecuteWorkflow(Backfill, BackfillInput{Integration: "acme", Object: crm.Contacts})
+	require.NoError(t, env.GetWorkflowError())
+	var res BackfillResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	for id := 1; id <= l.n; id++ {
+		require.Positive(t, l.reads[id], "id %d was never read", id)
+	}
+	return res
+}
+
+func TestBackfillSplitsARecognisedListingIntoRangesAndCoversEveryID(t *testing.T) {
+	t.Parallel()
+	// Boundaries more than maxNth ids apart are found in several steps; lanes beyond the
+	// planned ranges split ranges by their density.
+	l := &listing{n: 30_000, seekOK: true, maxNth: 1000}
+	res := runListing(t, l, 12)
+	require.Greater(t, res.Ranges, coarseRanges, "the planned ranges, and splits by free lanes")
+	require.Equal(t, res.Ranges-1, l.splits, "every range but the first starts with a split")
+	require.Equal(t, res.Ranges, res.RangesDone)
+	// Each range boundary costs at most a page.
+	require.LessOrEqual(t, l.pages, 300+res.Ranges, "pages read: %d for a 300-page listing", l.pages)
+	t.Logf("30,000 ids in %d pages (minimum 300) over %d ranges, %d rank lookups", l.pages, res.Ranges, l.plans)
+}
+
+func TestBackfillOfAnUnrecognisedListingIsOneChain(t *testing.T) {
+	t.Parallel()
+	l := &listing{n: 2_000, seekOK: false, maxNth: 10_000}
+	res := runListing(t, l, 6)
+	require.Equal(t, 1, res.Ranges, "tokens it cannot place are never used to seek")
+	require.Equal(t, 20, l.pages, "a single chain reads the minimum")
+}
+
 func TestBackfillStopsOnAPermanentError(t *testing.T) {
 	t.Parallel()
 	env := setup(t)
-	env.OnActivity(a.BeginBackfill, mock.Anything, mock.Anything).Return(activities.BeginBackfillResult{}, nil).Once()
+	env.OnActivity(a.BeginBackfill, mock.Anything, mock.Anything).Return(oneRange(1), nil).Once()
 	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil).Once()
 	env.OnActivity(a.BackfillPage, mock.Anything, mock.Anything).Return(activities.BackfillPageResult{},
 		temporal.NewNonRetryableApplicationError("GET /crm/v3/objects/contacts: unauthorized (HTTP 401)", activities.ErrTypeUnauthorized, nil)).Once()
@@ -158,7 +275,7 @@ func TestBackfillStopsOnAPermanentError(t *testing.T) {
 func TestBackfillRetriesTransientErrorsAfterTheToldDelay(t *testing.T) {
 	t.Parallel()
 	env := setup(t)
-	env.OnActivity(a.BeginBackfill, mock.Anything, mock.Anything).Return(activities.BeginBackfillResult{}, nil).Once()
+	env.OnActivity(a.BeginBackfill, mock.Anything, mock.Anything).Return(oneRange(1), nil).Once()
 	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil).Once()
 	var attempts []time.Time
 	env.OnActivity(a.BackfillPage, mock.Anything, mock.Anything).Return(
@@ -171,6 +288,7 @@ func TestBackfillRetriesTransientErrorsAfterTheToldDelay(t *testing.T) {
 			return activities.BackfillPageResult{Done: true}, nil
 		}).Twice()
 	env.OnActivity(a.ArchivedPage, mock.Anything, mock.Anything).Return(activities.ArchivedPageResult{}, nil).Once()
+	env.OnActivity(a.FinishBackfill, mock.Anything, ref).Return(nil).Once()
 
 	env.ExecuteWorkflow(Backfill, BackfillInput{Integration: "acme", Object: crm.Contacts})
 	require.NoError(t, env.GetWorkflowError())

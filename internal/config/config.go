@@ -51,6 +51,8 @@ type Integration struct {
 	Quota Quota `yaml:"quota"`
 	// Delta configures the incremental syncs.
 	Delta Delta `yaml:"delta"`
+	// Backfill configures full loads.
+	Backfill Backfill `yaml:"backfill"`
 	// Properties pins the properties synced per object; by default every property the CRM
 	// defines is synced.
 	Properties map[crm.Object][]string `yaml:"properties"`
@@ -74,6 +76,27 @@ type Delta struct {
 	// Lag is how far back each delta re-reads, because the CRM's search index trails its
 	// writes: a change indexed late would otherwise fall behind the cursor and be lost.
 	Lag Duration `yaml:"lag"`
+}
+
+// Backfill configures full loads.
+type Backfill struct {
+	// Lanes is how many pages of one object a backfill reads at once, each lane walking its
+	// own id range (where the CRM's listing can start at an id). A single chain of pages
+	// waits a full round trip per page and cannot fill the quota of a CRM that is not on the
+	// same machine; 0 picks enough lanes for the quota.
+	Lanes int `yaml:"lanes"`
+}
+
+// LanesFor is the number of lanes a backfill uses: the configured number, or one per eight
+// calls of the window's allowance (up to 32). A rolling window lets its whole allowance go
+// at once; with a CRM a few hundred milliseconds away, that many lanes send a window's
+// calls within a few seconds, so the backfill keeps pace with the window, not with the
+// round trip.
+func (in *Integration) LanesFor() int {
+	if in.Backfill.Lanes > 0 {
+		return in.Backfill.Lanes
+	}
+	return min(32, max(1, (in.Quota.RequestsPer10s+7)/8))
 }
 
 // Duration is a time.Duration written as "90s", "5m" or "1h30m".
@@ -256,6 +279,9 @@ func (c *Config) Validate() error {
 		}
 		if in.Delta.Lag < 0 {
 			bad(p+".delta.lag", "must not be negative")
+		}
+		if in.Backfill.Lanes < 0 || in.Backfill.Lanes > 64 {
+			bad(p+".backfill.lanes", "must be between 1 and 64 (or left out for automatic), got %d", in.Backfill.Lanes)
 		}
 	}
 	return errors.Join(errs...)

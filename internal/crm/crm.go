@@ -247,3 +247,23 @@ type Connector interface {
 	// Properties reads the property definitions of an object type.
 	Properties(ctx context.Context, obj Object) ([]Property, RateLimit, error)
 }
+
+// Seeker is a Connector whose full listing can start at a given record id, which lets a
+// backfill read disjoint id ranges in parallel. CRMs document their page tokens as opaque,
+// so a Seeker only seeks with a token format it has recognised on real pages (SeekCodec),
+// and a listing whose tokens it does not recognise is read as one chain.
+type Seeker interface {
+	// SeekCodec names the format of a listing token, recognised from one page: the token the
+	// page was requested with, the last id of the page before it, and the first id of the
+	// page itself. It returns "" when the token does not encode an id between the two.
+	SeekCodec(token, prevLastID, firstID string) string
+	// SeekToken makes a token, in a recognised format, for a listing that returns every
+	// record with an id at or above lo (it may also return the record just before lo).
+	SeekToken(codec, lo string) (string, error)
+	// NthID reads, with one call, the id that comes n places after `after` in id order among
+	// live records (n = 0: the first id after it; "" after: from the start) and how many ids
+	// come after `after` in all. n is below MaxNth. The id is "" when fewer than n+1 follow.
+	NthID(ctx context.Context, obj Object, after string, n int) (id string, total int, rl RateLimit, err error)
+	// MaxNth bounds NthID's n (HubSpot's search pages stop at 10,000 results).
+	MaxNth() int
+}

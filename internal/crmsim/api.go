@@ -139,6 +139,7 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 		rep = s.faultReply(c, adm)
 	case adm.policy != policyNone:
 		rep = s.rateLimited(w, c, adm)
+		s.meter.tell(tok, adm)
 	default:
 		rep = c.route.serve(s, c)
 	}

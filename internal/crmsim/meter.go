@@ -174,6 +174,7 @@ func (m *meter) rollDay(now time.Time) {
 type admission struct {
 	policy  policy        // the limit that rejects the request, or policyNone
 	wait    time.Duration // until a request would next be allowed, when policy is set
+	until   time.Time     // the instant the wait ends
 	fault   *Fault        // an injected fault to apply instead of the normal answer
 	headers rateHeaders   // values for the X-HubSpot-RateLimit-* headers
 }
@@ -261,11 +262,23 @@ func (m *meter) admit(tok int, search bool, key string, now time.Time) admission
 		}
 	}
 	if adm.policy != policyNone {
-		if until := now.Add(adm.wait); until.After(told[adm.policy]) {
-			told[adm.policy] = until
-		}
+		adm.until = now.Add(adm.wait)
 	}
 	return adm
+}
+
+// tell records, as the 429 reaches the client, the wait it told: requests that arrive
+// from now until then are early. Requests already on their way when the 429 was decided
+// could not have known, and are not.
+func (m *meter) tell(tok int, adm admission) {
+	if adm.policy == policyNone {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if told := &m.told[tok]; adm.until.After(told[adm.policy]) {
+		told[adm.policy] = adm.until
+	}
 }
 
 // takeFault pops one use of the first queued fault matching key.

@@ -137,6 +137,8 @@ type options struct {
 	searchPerSec   int
 	deltaLag       time.Duration
 	deltaInterval  time.Duration
+	// lanes is backfill.lanes (0: automatic).
+	lanes int
 }
 
 func newHarness(t *testing.T, o options) *harness {
@@ -197,7 +199,8 @@ func newHarness(t *testing.T, o options) *harness {
     objects: [%s]
     quota: {requests_per_10s: %d, daily: %d, search_per_second: %d}
     delta: {interval: %s, lag: %s}
-`, h.integration, h.simURL, objs, o.requestsPer10s, max(o.sim.DailyLimit, crmsim.DefaultDailyLimit), o.searchPerSec, o.deltaInterval, o.deltaLag)
+    backfill: {lanes: %d}
+`, h.integration, h.simURL, objs, o.requestsPer10s, max(o.sim.DailyLimit, crmsim.DefaultDailyLimit), o.searchPerSec, o.deltaInterval, o.deltaLag, o.lanes)
 	require.NoError(t, os.WriteFile(h.cfgPath, []byte(doc), 0o644))
 
 	h.client, err = client.Dial(client.Options{HostPort: devServer.FrontendHostPort(), Logger: quiet{}})
@@ -296,6 +299,17 @@ func (h *harness) wait(timeout time.Duration, runs ...client.WorkflowRun) []work
 	return out
 }
 
+// backfillPages is how many pages the backfill of obj has committed, over all its ranges.
+func (h *harness) backfillPages(obj crm.Object) int64 {
+	ps, err := h.store.Partitions(h.t.Context(), h.integration, obj)
+	require.NoError(h.t, err)
+	var n int64
+	for _, p := range ps {
+		n += p.Pages
+	}
+	return n
+}
+
 // requireGroundTruth compares every object with the simulator.
 func (h *harness) requireGroundTruth(asOf time.Time) int {
 	h.t.Helper()
@@ -379,6 +393,10 @@ func (h *harness) recordHistories(ids map[string]string) {
 		WorkflowID string `json:"workflow_id"`
 	}
 	var manifest []entry
+	if b, err := os.ReadFile(filepath.Join(dir, "histories.json")); err == nil {
+		require.NoError(h.t, json.Unmarshal(b, &manifest))
+	}
+	manifest = slices.DeleteFunc(manifest, func(e entry) bool { _, again := ids[e.File]; return again })
 	for file, id := range ids {
 		it := h.client.GetWorkflowHistory(h.t.Context(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		var hist historypb.History

@@ -128,29 +128,27 @@ func (h *harness) history(id string) []byte {
 // (b) The worker is SIGKILLed several times mid-backfill and restarted: the backfill
 // completes, the data equals the CRM, and each kill costs at most one extra page. The
 // simulated CRM answers in 150 ms, so a kill almost always lands while a page is in flight.
+// One lane: the bound is per page in flight.
 func TestWorkerKilledMidBackfillResumesWhereItStopped(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, options{
 		sim:            crmsim.Options{Seed: 33, Contacts: 6000, Companies: 10, Deals: 10, Latency: 150 * time.Millisecond},
 		objects:        []crm.Object{crm.Contacts},
 		requestsPer10s: 1000,
+		lanes:          1,
 	})
 	w := h.startWorker()
 	began := time.Now()
 	runs := h.start("backfill")
-	key := store.StreamKey{Integration: h.integration, Object: crm.Contacts, Stream: store.StreamBackfill}
 	kills := 0
 	for _, at := range []int64{8, 22, 38} {
 		// Past page `at`, and with the next page's request in flight at the CRM.
 		require.Eventually(t, func() bool {
-			st, err := h.store.Stream(t.Context(), key)
-			return err == nil && st.Pages >= at && h.inflight.Load() > 0
+			return h.backfillPages(crm.Contacts) >= at && h.inflight.Load() > 0
 		}, 2*time.Minute, 2*time.Millisecond, "backfill did not reach page %d", at)
 		w.kill()
 		kills++
-		st, err := h.store.Stream(t.Context(), key)
-		require.NoError(t, err)
-		t.Logf("SIGKILLed the worker at page %d (%s)", st.Pages, time.Since(began).Round(time.Millisecond))
+		t.Logf("SIGKILLed the worker at page %d (%s)", h.backfillPages(crm.Contacts), time.Since(began).Round(time.Millisecond))
 		w = h.startWorker()
 	}
 	res := h.wait(4*time.Minute, runs...)
@@ -166,6 +164,48 @@ func TestWorkerKilledMidBackfillResumesWhereItStopped(t *testing.T) {
 	h.requireGroundTruth(time.Time{})
 	st := h.sim.Stats()
 	require.Zero(t, st.RateLimited)
+}
+
+// A backfill split into id ranges read by several lanes at once (the CRM 100 ms away), with
+// the worker SIGKILLed twice: every range completes, the data equals the CRM, and the calls
+// stay close to the minimum (each range boundary and each page in flight at a kill costs
+// at most one page).
+func TestRangedBackfillWithKillsEqualsGroundTruth(t *testing.T) {
+	t.Parallel()
+	const lanes = 4
+	h := newHarness(t, options{
+		sim:            crmsim.Options{Seed: 35, Contacts: 20000, Companies: 10, Deals: 10, Latency: 100 * time.Millisecond},
+		objects:        []crm.Object{crm.Contacts},
+		requestsPer10s: 1000,
+		lanes:          lanes,
+	})
+	w := h.startWorker()
+	began := time.Now()
+	runs := h.start("backfill")
+	kills := 0
+	for _, at := range []int64{40, 120} {
+		require.Eventually(t, func() bool {
+			return h.backfillPages(crm.Contacts) >= at && h.inflight.Load() > 0
+		}, 3*time.Minute, 2*time.Millisecond, "backfill did not reach page %d", at)
+		ps, err := h.store.Partitions(t.Context(), h.integration, crm.Contacts)
+		require.NoError(t, err)
+		w.kill()
+		kills++
+		t.Logf("SIGKILLed the worker at page %d with %d ranges (%s)", h.backfillPages(crm.Contacts), len(ps), time.Since(began).Round(time.Millisecond))
+		w = h.startWorker()
+	}
+	res := h.wait(4*time.Minute, runs...)
+	live := h.liveCount(crm.Contacts)
+	minimum := (live + 99) / 100
+	listCalls := h.sim.Stats().Calls("list contacts")
+	t.Logf("ranged backfill: %d records in %d ranges over %d lanes, %d list calls (minimum %d, %.3fx), %d kills, %s",
+		live, res[0].Ranges, res[0].Lanes, listCalls, minimum, float64(listCalls)/float64(minimum), kills, time.Since(began).Round(time.Millisecond))
+	h.recordHistories(map[string]string{"backfill-ranged-contacts.json": workflows.BackfillID(h.integration, crm.Contacts)})
+	require.Greater(t, res[0].Ranges, 1, "the listing was split into ranges")
+	require.Equal(t, res[0].Ranges, res[0].RangesDone)
+	require.LessOrEqual(t, listCalls, minimum+res[0].Ranges+kills*lanes)
+	h.requireGroundTruth(time.Time{})
+	require.Zero(t, h.sim.Stats().RateLimited)
 }
 
 // (c) An equal-timestamp burst larger than the search API's 10,000-result cap: every change

@@ -1,11 +1,24 @@
-// Package ratelimit turns a CRM quota into the task-queue rate limits that the Temporal
-// server enforces across every worker of an integration.
+// Package ratelimit turns a CRM quota into the limits crmsync enforces: the task-queue rates
+// the Temporal server applies across every worker of an integration, and the exact rolling
+// windows the quota ledger keeps in PostgreSQL.
 package ratelimit
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"math"
+	"time"
 
 	"github.com/crmsync/crmsync/internal/config"
+	"github.com/crmsync/crmsync/internal/store"
+)
+
+// Ledger kinds: the CRM's limits that calls count against.
+const (
+	// KindWindow is the rolling window (HubSpot: requests per 10 seconds, per app).
+	KindWindow = "window"
+	// KindSearch is the search endpoint's own per-second limit.
+	KindSearch = "search"
 )
 
 // Rates are the per-second dispatch rates of an integration's task queues.
@@ -16,14 +29,37 @@ type Rates struct {
 	Search float64
 }
 
-// ForQuota derives the queues' rates from a quota. One call of the window's limit is kept
-// back: a task dispatched by the server reaches the CRM a few milliseconds later, and that
-// jitter can squeeze two dispatches that were a full window apart into one window.
+// DispatchHeadroom is how far above the quota's average rate the server lets a queue
+// dispatch. A rolling window allows a burst of its whole allowance at once; the server's
+// limiter is a token bucket (burst ceil(rate)) that, set at the average, paces calls evenly
+// and cannot release that burst (measured: 1.39x the window limit at 190 per 10 s), and set
+// low enough never to exceed the window on its own (MaxRate) wastes a tenth of the quota.
+// So the exact window is the ledger's job (Windows), and the server's limit is a fleet-wide
+// backstop: no bug in a worker can dispatch more than this multiple of the quota.
+const DispatchHeadroom = 4
+
+// ForQuota derives the queues' rates from a quota: DispatchHeadroom times its average.
 func ForQuota(q config.Quota) Rates {
-	return Rates{
-		API:    MaxRate(q.RequestsPer10s-1, 10),
-		Search: MaxRate(q.SearchPerSecond, 1),
-	}
+	return Rates{API: float64(q.RequestsPer10s) / 10 * DispatchHeadroom, Search: float64(q.SearchPerSecond) * DispatchHeadroom}
+}
+
+// Windows are the exact rolling windows the ledger enforces for a quota. The ledger spaces a
+// call a full window after the answer of the call the allowance back (the latest the CRM can
+// have counted it), so the CRM never sees more than the allowance; one call of the
+// ten-second window is kept in hand all the same, and a small margin covers the CRM's
+// rounding of its window's edges.
+func Windows(q config.Quota) (window, search store.Window) {
+	window = store.Window{Calls: max(1, q.RequestsPer10s-1), Period: 10 * time.Second, Margin: 20 * time.Millisecond}
+	search = store.Window{Calls: q.SearchPerSecond, Period: time.Second, Margin: 20 * time.Millisecond}
+	return window, search
+}
+
+// CredentialKey names a credential in the ledger without revealing it: every integration
+// (and every worker) using the same token against the same CRM shares one ledger, because
+// the CRM counts them together.
+func CredentialKey(baseURL, token string) string {
+	sum := sha256.Sum256([]byte(baseURL + "\x00" + token))
+	return "cred-" + hex.EncodeToString(sum[:8])
 }
 
 // MaxRate is the highest dispatch rate (per second) at which the Temporal server's task
@@ -32,11 +68,8 @@ func ForQuota(q config.Quota) Rates {
 // The server's limiter is a token bucket whose burst is ceil(rate) tokens (the dynamic
 // config matching.minTaskThrottlingBurstSize, default 1, sets a floor). A bucket that starts
 // full releases at most burst + rate*window tasks in a window, so the rate must satisfy
-// ceil(r) + window*r <= limit. Trying each burst size k finds the largest such r.
-//
-// When even one task a window is too many for that inequality (a limit of 1 per second),
-// it returns limit/(window+1), the rate at which a full bucket plus refill still fit in
-// two windows: the CRM's occasional 429 then does the rest.
+// ceil(r) + window*r <= limit. Trying each burst size k finds the largest such r. It is what
+// the server alone can guarantee without the ledger.
 func MaxRate(limit int, windowSeconds float64) float64 {
 	if limit <= 0 || windowSeconds <= 0 {
 		return 0

@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"math"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -29,24 +30,25 @@ func TestMaxRateNeverExceedsTheWindow(t *testing.T) {
 	}
 }
 
-func TestForQuota(t *testing.T) {
+func TestForQuotaAndWindows(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name      string
-		quota     config.Quota
-		api, srch float64
-	}{
-		{name: "HubSpot free/starter", quota: config.Quota{RequestsPer10s: 100, SearchPerSecond: 5}, api: 9, srch: 2},
-		{name: "HubSpot professional", quota: config.Quota{RequestsPer10s: 190, SearchPerSecond: 5}, api: 17.1, srch: 2},
-		{name: "API add-on", quota: config.Quota{RequestsPer10s: 250, SearchPerSecond: 5}, api: 22.6, srch: 2},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got := ratelimit.ForQuota(tc.quota)
-			require.InDelta(t, tc.api, got.API, 0.001)
-			require.InDelta(t, tc.srch, got.Search, 0.001)
-			require.LessOrEqual(t, worstWindow(got.API, 10), float64(tc.quota.RequestsPer10s-1)+1e-9)
-		})
-	}
+	q := config.Quota{RequestsPer10s: 190, SearchPerSecond: 5}
+	rates := ratelimit.ForQuota(q)
+	require.InDelta(t, 19*ratelimit.DispatchHeadroom, rates.API, 1e-9, "the server is a backstop above the quota")
+	require.InDelta(t, 5*ratelimit.DispatchHeadroom, rates.Search, 1e-9)
+	window, search := ratelimit.Windows(q)
+	require.Equal(t, 189, window.Calls, "one call kept in hand")
+	require.Equal(t, 10*time.Second, window.Period)
+	require.Positive(t, window.Margin)
+	require.Equal(t, 5, search.Calls)
+	require.Equal(t, time.Second, search.Period)
+}
+
+func TestCredentialKeyIsStableAndRevealsNothing(t *testing.T) {
+	t.Parallel()
+	a := ratelimit.CredentialKey("https://api.hubapi.com", "pat-na1-secret")
+	require.Equal(t, a, ratelimit.CredentialKey("https://api.hubapi.com", "pat-na1-secret"))
+	require.NotEqual(t, a, ratelimit.CredentialKey("https://api.hubapi.com", "pat-na1-other"))
+	require.NotEqual(t, a, ratelimit.CredentialKey("http://127.0.0.1:8090", "pat-na1-secret"))
+	require.NotContains(t, a, "secret")
 }

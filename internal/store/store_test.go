@@ -3,6 +3,7 @@ package store_test
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -56,7 +57,9 @@ func TestMigrateIsIdempotentAndSafeConcurrently(t *testing.T) {
 	}
 	v, err := s.SchemaVersion(t.Context())
 	require.NoError(t, err)
-	require.Equal(t, 1, v)
+	files, err := os.ReadDir("migrations")
+	require.NoError(t, err)
+	require.Equal(t, len(files), v, "the schema is at the last migration")
 	require.Equal(t, v, total, "each migration is applied exactly once across concurrent workers")
 
 	again, err := s.Migrate(t.Context())
@@ -161,11 +164,12 @@ func TestBackfillPositionIsCompareAndSet(t *testing.T) {
 	t.Parallel()
 	s := setup(t)
 	ctx := t.Context()
-	key := store.StreamKey{Integration: "acme", Object: crm.Deals, Stream: store.StreamBackfill}
+	key := store.StreamKey{Integration: "acme", Object: crm.Deals, Stream: store.PartitionStream("")}
 
-	st, err := s.BeginBackfill(ctx, key, false, t0)
+	start, err := s.BeginBackfill(ctx, "acme", crm.Deals, false, t0)
 	require.NoError(t, err)
-	require.Equal(t, "", st.Position)
+	require.False(t, start.Resumed)
+	require.Equal(t, []store.Partition{{}}, start.Partitions, "one range over the whole listing")
 
 	page1 := store.PageWrite{Key: key, Records: []crm.Record{rec("1", t0, `{}`)},
 		Advance: store.Advance{Position: &store.PositionMove{From: "", To: "p2"}}}
@@ -183,7 +187,7 @@ func TestBackfillPositionIsCompareAndSet(t *testing.T) {
 		Advance: store.Advance{Position: &store.PositionMove{From: "p2", To: "p3"}}})
 	require.NoError(t, err)
 
-	// A zombie attempt that read page 1 late must not rewind the stream, nor write.
+	// A zombie attempt that read page 1 late must not rewind the range, nor write.
 	_, err = s.WritePage(ctx, store.PageWrite{Key: key, Records: []crm.Record{rec("9", t0, `{}`)},
 		Advance: store.Advance{Position: &store.PositionMove{From: "", To: "p2"}}})
 	require.ErrorIs(t, err, store.ErrCursorMoved)
@@ -191,37 +195,76 @@ func TestBackfillPositionIsCompareAndSet(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, got, 2, "the rejected page's records were rolled back")
 
-	res, err = s.WritePage(ctx, store.PageWrite{Key: key,
-		Advance: store.Advance{Position: &store.PositionMove{From: "p3", To: "", Done: true}}})
+	// An unfinished backfill resumes with its ranges; restart starts over.
+	start, err = s.BeginBackfill(ctx, "acme", crm.Deals, false, t0)
 	require.NoError(t, err)
-	require.True(t, res.State.Done())
+	require.True(t, start.Resumed)
+	require.Equal(t, "p3", start.Partitions[0].Position)
+	start, err = s.BeginBackfill(ctx, "acme", crm.Deals, true, t0)
+	require.NoError(t, err)
+	require.False(t, start.Resumed)
+	require.Equal(t, "", start.Partitions[0].Position)
+}
 
-	// An unfinished backfill resumes; a finished one starts over; restart always does.
-	st, err = s.BeginBackfill(ctx, key, false, t0)
+func TestBackfillRangesSplitResumeAndFinish(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	_, err := s.BeginBackfill(ctx, "acme", crm.Contacts, false, t0)
 	require.NoError(t, err)
-	require.False(t, st.Done())
-	require.Equal(t, "", st.Position)
-	require.Zero(t, st.Pages)
-	_, err = s.WritePage(ctx, store.PageWrite{Key: key, Advance: store.Advance{Position: &store.PositionMove{From: "", To: "p2"}}})
+	write := func(lo, from, to string, done bool, recs ...crm.Record) {
+		t.Helper()
+		_, err := s.WritePage(ctx, store.PageWrite{Key: store.StreamKey{Integration: "acme", Object: crm.Contacts, Stream: store.PartitionStream(lo)},
+			Records: recs, Advance: store.Advance{Position: &store.PositionMove{From: from, To: to, Done: done}}})
+		require.NoError(t, err)
+	}
+	write("", "", "t100", false, rec("1", t0, `{}`), rec("99", t0, `{}`))
+
+	// The open range is split at 5000 and 8000: it ends at 5000, the next runs to 8000, the
+	// last to the old end (open).
+	require.NoError(t, s.SplitPartition(ctx, "acme", crm.Contacts, "", []store.Partition{{Lo: "5000", Position: "seek4999"}, {Lo: "8000", Position: "seek7999"}}))
+	require.NoError(t, s.SplitPartition(ctx, "acme", crm.Contacts, "", []store.Partition{{Lo: "5000", Position: "other"}}), "splitting again changes nothing")
+	ps, err := s.Partitions(ctx, "acme", crm.Contacts)
 	require.NoError(t, err)
-	st, err = s.BeginBackfill(ctx, key, false, t0)
+	require.Equal(t, []store.Partition{
+		{Lo: "", Hi: "5000", Position: "t100", Pages: 1, Records: 2},
+		{Lo: "5000", Hi: "8000", Position: "seek4999"},
+		{Lo: "8000", Hi: "", Position: "seek7999"},
+	}, ps)
+
+	write("5000", "seek4999", "", true, rec("5001", t0, `{}`))
+	write("8000", "seek7999", "", true)
+	start, err := s.BeginBackfill(ctx, "acme", crm.Contacts, false, t0)
 	require.NoError(t, err)
-	require.Equal(t, "p2", st.Position)
-	st, err = s.BeginBackfill(ctx, key, true, t0)
+	require.True(t, start.Resumed)
+	require.Len(t, start.Partitions, 3)
+	require.True(t, start.Partitions[1].Done)
+
+	write("", "t100", "t200", true, rec("100", t0, `{}`))
+	st, err := s.FinishBackfill(ctx, "acme", crm.Contacts)
 	require.NoError(t, err)
-	require.Equal(t, "", st.Position)
+	require.True(t, st.Done())
+	require.EqualValues(t, 4, st.Pages)
+	require.EqualValues(t, 4, st.Records)
+	ps, err = s.Partitions(ctx, "acme", crm.Contacts)
+	require.NoError(t, err)
+	require.Empty(t, ps, "a finished backfill keeps no ranges")
+
+	// A finished backfill starts over.
+	start, err = s.BeginBackfill(ctx, "acme", crm.Contacts, false, t0)
+	require.NoError(t, err)
+	require.False(t, start.Resumed)
 }
 
 func TestBeginBackfillCreatesDeltaCursorOnce(t *testing.T) {
 	t.Parallel()
 	s := setup(t)
 	ctx := t.Context()
-	key := store.StreamKey{Integration: "acme", Object: crm.Contacts, Stream: store.StreamBackfill}
 	delta := store.StreamKey{Integration: "acme", Object: crm.Contacts, Stream: store.StreamDelta}
 
-	_, err := s.BeginBackfill(ctx, key, false, t0)
+	_, err := s.BeginBackfill(ctx, "acme", crm.Contacts, false, t0)
 	require.NoError(t, err)
-	_, err = s.BeginBackfill(ctx, key, true, t0.Add(time.Hour))
+	_, err = s.BeginBackfill(ctx, "acme", crm.Contacts, true, t0.Add(time.Hour))
 	require.NoError(t, err)
 	st, err := s.Stream(ctx, delta)
 	require.NoError(t, err)

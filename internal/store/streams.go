@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -111,40 +113,184 @@ func (s *Store) Streams(ctx context.Context) ([]StreamState, error) {
 	return out, nil
 }
 
-// BeginBackfill prepares a backfill stream and returns its state. An unfinished backfill
-// keeps its position (a new workflow resumes where an old one stopped) unless restart is
-// set; a finished one starts over. In the same transaction the delta stream's cursor is
-// created at deltaFrom if it does not exist yet, so that changes made while the backfill
-// runs are picked up by the first delta.
-func (s *Store) BeginBackfill(ctx context.Context, key StreamKey, restart bool, deltaFrom time.Time) (StreamState, error) {
-	var st StreamState
+// PartitionStream names the cursor row of the backfill range that starts at lo ("" for
+// the range that starts at the beginning of the listing).
+func PartitionStream(lo string) string { return StreamBackfill + "/" + lo }
+
+// Partition is one id range of a backfill and how far it has been read.
+type Partition struct {
+	// Lo is the range's first id ("" = the start of the listing); Hi the first id of the
+	// next range ("" = to the end).
+	Lo, Hi string
+	// Position is the token of the range's next page.
+	Position string
+	Done     bool
+	Pages    int64
+	Records  int64
+}
+
+// BackfillStart is where a backfill begins.
+type BackfillStart struct {
+	// Resumed reports that an unfinished backfill is continued.
+	Resumed    bool
+	Partitions []Partition
+}
+
+// BeginBackfill prepares a backfill. An unfinished backfill keeps its ranges and positions
+// (a new workflow resumes where an old one stopped) unless restart is set; otherwise it
+// starts over with one range covering the whole listing. In the same transaction the delta
+// stream's cursor is created at deltaFrom if it does not exist yet, so that changes made
+// while the backfill runs are picked up by the first delta.
+func (s *Store) BeginBackfill(ctx context.Context, integration string, obj crm.Object, restart bool, deltaFrom time.Time) (BackfillStart, error) {
+	var out BackfillStart
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO sync_cursors (integration, object_type, stream, cursor_at)
-			VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-			key.Integration, string(key.Object), StreamDelta, deltaFrom.UTC()); err != nil {
+			VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, integration, string(obj), StreamDelta, deltaFrom.UTC()); err != nil {
 			return fmt.Errorf("creating delta cursor: %w", err)
 		}
+		key := StreamKey{Integration: integration, Object: obj, Stream: StreamBackfill}
 		cur, err := scanStream(key, tx.QueryRow(ctx, `SELECT `+streamColumns+` FROM sync_cursors
-			WHERE integration = $1 AND object_type = $2 AND stream = $3 FOR UPDATE`,
-			key.Integration, string(key.Object), key.Stream))
+			WHERE integration = $1 AND object_type = $2 AND stream = $3 FOR UPDATE`, integration, string(obj), StreamBackfill))
 		if err != nil {
 			return err
 		}
 		if cur.Exists && !restart && !cur.Done() {
-			st = cur
-			return nil
+			out.Resumed = true
+			out.Partitions, err = partitions(ctx, tx, integration, obj)
+			if err != nil || len(out.Partitions) > 0 {
+				return err
+			}
+			// A backfill begun before ranges existed: start its one range over.
 		}
-		st, err = scanStream(key, tx.QueryRow(ctx, `INSERT INTO sync_cursors (integration, object_type, stream)
-			VALUES ($1, $2, $3)
+		if _, err := tx.Exec(ctx, `INSERT INTO sync_cursors (integration, object_type, stream) VALUES ($1, $2, $3)
 			ON CONFLICT (integration, object_type, stream) DO UPDATE SET
-				position = '', started_at = now(), completed_at = NULL, pages = 0, records = 0, updated_at = now()
-			RETURNING `+streamColumns, key.Integration, string(key.Object), key.Stream))
+				position = '', started_at = now(), completed_at = NULL, pages = 0, records = 0, updated_at = now()`,
+			integration, string(obj), StreamBackfill); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM sync_cursors WHERE integration = $1 AND object_type = $2 AND stream LIKE 'backfill/%'`,
+			integration, string(obj)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO sync_cursors (integration, object_type, stream) VALUES ($1, $2, $3)`,
+			integration, string(obj), PartitionStream("")); err != nil {
+			return err
+		}
+		out.Resumed = false
+		out.Partitions = []Partition{{}}
+		return nil
+	})
+	if err != nil {
+		return BackfillStart{}, fmt.Errorf("beginning backfill of %s/%s: %w", integration, obj, err)
+	}
+	return out, nil
+}
+
+func partitions(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, integration string, obj crm.Object) ([]Partition, error) {
+	rows, err := q.Query(ctx, `SELECT substr(stream, 10), range_end, position, completed_at IS NOT NULL, pages, records
+		FROM sync_cursors WHERE integration = $1 AND object_type = $2 AND stream LIKE 'backfill/%'`, integration, string(obj))
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Partition, error) {
+		var p Partition
+		err := r.Scan(&p.Lo, &p.Hi, &p.Position, &p.Done, &p.Pages, &p.Records)
+		return p, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b Partition) int { return crm.CompareIDs(a.Lo, b.Lo) })
+	return out, nil
+}
+
+// Partitions reads a backfill's ranges, in id order.
+func (s *Store) Partitions(ctx context.Context, integration string, obj crm.Object) ([]Partition, error) {
+	ps, err := partitions(ctx, s.pool, integration, obj)
+	if err != nil {
+		return nil, fmt.Errorf("reading backfill ranges of %s/%s: %w", integration, obj, err)
+	}
+	return ps, nil
+}
+
+// SplitPartition splits the range that starts at from: in one transaction it ends that
+// range where the first new range begins and creates the new ranges' rows, each running to
+// the next one's start and the last to the old range's end. A crash therefore never leaves
+// ids that no range covers. Splitting again with the same starts (a retry) changes nothing.
+func (s *Store) SplitPartition(ctx context.Context, integration string, obj crm.Object, from string, parts []Partition) error {
+	if len(parts) == 0 {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var end string
+		err := tx.QueryRow(ctx, `SELECT range_end FROM sync_cursors WHERE integration = $1 AND object_type = $2 AND stream = $3 FOR UPDATE`,
+			integration, string(obj), PartitionStream(from)).Scan(&end)
+		if err != nil {
+			return fmt.Errorf("range %q: %w", from, err)
+		}
+		first := parts[0].Lo
+		if end != "" && crm.CompareIDs(end, first) <= 0 {
+			return nil // already split there (or further)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE sync_cursors SET range_end = $4, updated_at = now()
+			WHERE integration = $1 AND object_type = $2 AND stream = $3`, integration, string(obj), PartitionStream(from), first); err != nil {
+			return err
+		}
+		for k, p := range parts {
+			hi := end
+			if k+1 < len(parts) {
+				hi = parts[k+1].Lo
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO sync_cursors (integration, object_type, stream, position, range_end)
+				VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, integration, string(obj), PartitionStream(p.Lo), p.Position, hi); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("splitting backfill range %q of %s/%s: %w", from, integration, obj, err)
+	}
+	return nil
+}
+
+// FinishBackfill marks a backfill complete with its totals and drops its ranges' rows.
+func (s *Store) FinishBackfill(ctx context.Context, integration string, obj crm.Object) (StreamState, error) {
+	key := StreamKey{Integration: integration, Object: obj, Stream: StreamBackfill}
+	var st StreamState
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		st, err = scanStream(key, tx.QueryRow(ctx, `UPDATE sync_cursors b SET completed_at = now(), updated_at = now(),
+				pages = b.pages + coalesce(p.pages, 0), records = b.records + coalesce(p.records, 0)
+			FROM (SELECT sum(pages) AS pages, sum(records) AS records FROM sync_cursors
+				WHERE integration = $1 AND object_type = $2 AND stream LIKE 'backfill/%') p
+			WHERE b.integration = $1 AND b.object_type = $2 AND b.stream = $3
+			RETURNING `+prefixed("b.", streamColumns), integration, string(obj), StreamBackfill))
+		if err != nil {
+			return err
+		}
+		if !st.Exists {
+			return fmt.Errorf("%w: backfill of %s/%s was never begun", ErrCursorMoved, integration, obj)
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM sync_cursors WHERE integration = $1 AND object_type = $2 AND stream LIKE 'backfill/%'`,
+			integration, string(obj))
 		return err
 	})
 	if err != nil {
-		return StreamState{}, fmt.Errorf("beginning backfill %s: %w", key, err)
+		return StreamState{}, fmt.Errorf("finishing backfill of %s/%s: %w", integration, obj, err)
 	}
 	return st, nil
+}
+
+// prefixed qualifies a comma-separated column list with a table alias.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, c := range parts {
+		parts[i] = alias + c
+	}
+	return strings.Join(parts, ", ")
 }
 
 // StartDeltaRun records that a delta run starts at now and returns the stream as the

@@ -292,3 +292,76 @@ func (c *clock) Add(d time.Duration) {
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
+
+func TestListTokensAreRecognisedAndSeekable(t *testing.T) {
+	t.Parallel()
+	sim, c := setup(t, crmsim.Options{Seed: 12, Contacts: 2000, Companies: 10, Deals: 10})
+	p1, err := c.List(t.Context(), crm.ListRequest{Object: crm.Contacts})
+	require.NoError(t, err)
+	p2, err := c.List(t.Context(), crm.ListRequest{Object: crm.Contacts, After: p1.Next})
+	require.NoError(t, err)
+	codec := c.SeekCodec(p1.Next, p1.Records[len(p1.Records)-1].ID, p2.Records[0].ID)
+	require.NotEmpty(t, codec, "the simulator's tokens (HubSpot's documented example format) are recognised")
+
+	// A listing seeked to any id starts there: every record at or above it, nothing lost.
+	truth, err := sim.Snapshot("contacts")
+	require.NoError(t, err)
+	lo := truth[777].ID
+	tok, err := c.SeekToken(codec, lo)
+	require.NoError(t, err)
+	page, err := c.List(t.Context(), crm.ListRequest{Object: crm.Contacts, After: tok})
+	require.NoError(t, err)
+	require.LessOrEqual(t, crm.CompareIDs(page.Records[0].ID, lo), 0, "the seeked page starts at or just before %s", lo)
+	found := false
+	for _, r := range page.Records {
+		found = found || r.ID == lo
+	}
+	require.True(t, found, "record %s is on the seeked page", lo)
+
+	// The id at any rank, and how many there are, for balanced ranges.
+	id, total, _, err := c.NthID(t.Context(), crm.Contacts, "", 0)
+	require.NoError(t, err)
+	require.Equal(t, truth[0].ID, id)
+	require.Equal(t, len(truth), total)
+	id, total, _, err = c.NthID(t.Context(), crm.Contacts, truth[99].ID, 500)
+	require.NoError(t, err)
+	require.Equal(t, truth[600].ID, id, "500 places after the 100th id")
+	require.Equal(t, len(truth)-100, total)
+	id, _, _, err = c.NthID(t.Context(), crm.Contacts, truth[len(truth)-1].ID, 0)
+	require.NoError(t, err)
+	require.Empty(t, id, "nothing after the last id")
+	_, _, _, err = c.NthID(t.Context(), crm.Contacts, "", 10_000)
+	require.Error(t, err)
+}
+
+func TestSeekCodecRefusesTokensItCannotPlace(t *testing.T) {
+	t.Parallel()
+	c, err := hubspot.New(hubspot.Options{Token: "x"})
+	require.NoError(t, err)
+	tests := []struct {
+		name, token, prev, first string
+		want                     bool
+	}{
+		{name: "decimal id between the pages", token: "525", prev: "524", first: "525", want: true},
+		{name: "documented base64 example", token: "NTI1Cg%3D%3D", prev: "520", first: "530", want: true},
+		{name: "unescaped base64", token: "NTI1Cg==", prev: "525", first: "525", want: true},
+		{name: "an id outside the pages", token: "9999", prev: "524", first: "525"},
+		{name: "opaque token", token: "eyJvZmZzZXQiOjEwMH0", prev: "1", first: "1000"},
+		{name: "no previous page", token: "525", prev: "", first: "525"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tc.want, c.SeekCodec(tc.token, tc.prev, tc.first) != "")
+		})
+	}
+	for _, codec := range []string{"decimal", "base64nl", "base64nl-qesc", "base64", "base64-qesc"} {
+		tok, err := c.SeekToken(codec, "526")
+		require.NoError(t, err)
+		again, err := c.SeekToken(c.SeekCodec(tok, "525", "525"), "526")
+		require.NoError(t, err)
+		require.Equal(t, tok, again, "SeekToken(%s) round-trips", codec)
+	}
+	_, err = c.SeekToken("opaque", "5")
+	require.Error(t, err)
+}

@@ -1,0 +1,131 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/ratelimit"
+	"github.com/crmsync/crmsync/internal/store"
+)
+
+// window is the ledger window a kind of call counts against.
+func (a *Activities) window(in *Integration, kind string) store.Window {
+	window, search := ratelimit.Windows(in.Config.Quota)
+	if kind == ratelimit.KindSearch {
+		return search
+	}
+	if m := int(in.crmMax.Load()); m > 0 && m-1 < window.Calls {
+		window.Calls = max(1, m-1)
+	}
+	return window
+}
+
+// crmCall sends one CRM request under the quota: it reserves the request's send time in the
+// fleet-wide ledger (which never lets a window hold more calls than the quota, nor a call go
+// before a wait the CRM told us), waits for it, sends, and feeds back what the CRM said
+// about the quota. The CRM's error, if any, is returned classified.
+func (a *Activities) crmCall(ctx context.Context, in *Integration, kind, op string, send func(context.Context) (crm.RateLimit, error)) error {
+	w := a.window(in, kind)
+	res, err := a.store.Reserve(ctx, in.Credential, kind, w, a.now(), a.maxSlotWait)
+	if err != nil {
+		return classify(ctx, op, err)
+	}
+	if !res.Granted {
+		wait := res.At.Sub(a.now())
+		why := "the quota window is full"
+		if res.Blocked != "" {
+			why = "the CRM asked us to wait (" + res.Blocked + ")"
+		}
+		return retryAfter(fmt.Sprintf("%s: %s; next slot in %s", op, why, wait.Round(time.Millisecond)), ErrTypeRateLimited, wait)
+	}
+	if err := sleepUntil(ctx, res.At, a.now); err != nil {
+		return classify(ctx, op, err)
+	}
+	rl, callErr := send(ctx)
+	a.learn(ctx, in, kind, res.At, a.now(), rl, callErr)
+	if callErr != nil {
+		return classify(ctx, op, callErr)
+	}
+	return nil
+}
+
+// learn records what a call's response said about the quota: that it was answered (the
+// latest it can have been counted), usage by others from the rate-limit headers, the CRM's
+// own allowance, and any wait it told us to respect. Failing to record it must not fail the
+// call whose data is already in hand, so errors are logged.
+func (a *Activities) learn(ctx context.Context, in *Integration, kind string, slot, received time.Time, rl crm.RateLimit, callErr error) {
+	log := a.log.With(zap.String("integration", in.Config.ID))
+	var ae *crm.APIError
+	if errors.As(callErr, &ae) {
+		rl = ae.RateLimit
+	}
+	used := -1
+	if rl.WindowKnown && kind == ratelimit.KindWindow {
+		if rl.Max > 0 && rl.Max < in.Config.Quota.RequestsPer10s && in.crmMax.Swap(int64(rl.Max)) != int64(rl.Max) {
+			log.Warn("the CRM allows fewer calls than the config says; using the CRM's allowance",
+				zap.Int("configured_per_10s", in.Config.Quota.RequestsPer10s), zap.Int("crm_per_10s", rl.Max))
+		}
+		used = rl.Max - rl.Remaining
+	}
+	if added, err := a.store.Settle(ctx, in.Credential, kind, a.window(in, kind), slot, received, used); err != nil {
+		log.Warn("recording quota usage", zap.Error(err))
+	} else if added > 0 {
+		log.Info("another consumer is using this credential's quota; slowing down", zap.Int("their_calls", added),
+			zap.Int("remaining", rl.Remaining))
+	}
+	if ae == nil || ae.Kind != crm.KindRateLimited {
+		return
+	}
+	wait, kinds := ae.RetryAfter, []string{kind}
+	switch ae.Policy {
+	case crm.PolicyDaily:
+		if wait <= 0 {
+			wait = dailyRetry
+		}
+		kinds = []string{ratelimit.KindWindow, ratelimit.KindSearch}
+	case crm.PolicySecondly:
+		kinds = []string{ratelimit.KindSearch}
+	case crm.PolicyWindow:
+		kinds = []string{ratelimit.KindWindow}
+	}
+	if wait <= 0 {
+		return
+	}
+	why := fmt.Sprintf("429 %s", firstNonEmpty(ae.Policy, ae.Category))
+	for _, k := range kinds {
+		if err := a.store.Block(ctx, in.Credential, k, a.now().Add(wait), why); err != nil {
+			log.Warn("recording a told wait", zap.Error(err))
+		}
+	}
+	log.Warn("the CRM answered 429; every worker waits as told", zap.String("policy", ae.Policy), zap.Duration("wait", wait))
+}
+
+// sleepUntil waits for the clock to reach t, or for ctx to end.
+func sleepUntil(ctx context.Context, t time.Time, now func() time.Time) error {
+	d := t.Sub(now())
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

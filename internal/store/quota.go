@@ -1,0 +1,257 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Window is a rolling-window allowance: at most Calls in any Period, as the CRM counts them.
+// Margin widens the period the ledger enforces, for the CRM's own rounding of its window.
+type Window struct {
+	Calls  int
+	Period time.Duration
+	Margin time.Duration
+}
+
+// span is the period the ledger enforces.
+func (w Window) span() time.Duration { return w.Period + w.Margin }
+
+// stamp is a time as PostgreSQL stores it (microseconds), so that a reservation handed out
+// can be found again when it is settled.
+func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// maxInFlight is how long a call can be on its way: the worker's HTTP timeout. A call
+// reserved longer ago and never settled (its worker died) is taken to have reached the CRM
+// at the latest then.
+const maxInFlight = 30 * time.Second
+
+// Reservation is the answer to a request to send one call.
+type Reservation struct {
+	// At is when the call may be sent. When Granted, the slot is taken.
+	At time.Time
+	// Granted is false when the call would have to wait longer than the caller accepts;
+	// then nothing was reserved and At says when to come back.
+	Granted bool
+	// Blocked says why, when the wait comes from a told wait (a 429).
+	Blocked string
+}
+
+type ledgerRow struct {
+	pending, ours, others []time.Time
+	blockedUntil          *time.Time
+	blockedWhy            string
+}
+
+// withLedger runs fn on the locked ledger row of (credential, kind), creating it if needed,
+// and writes back what fn leaves in it. The row lock serialises the fleet's reservations
+// for one credential; it is held for a few milliseconds.
+func (s *Store) withLedger(ctx context.Context, credential, kind string, fn func(*ledgerRow) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO quota_ledger (credential, kind) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+			credential, kind); err != nil {
+			return err
+		}
+		var row ledgerRow
+		if err := tx.QueryRow(ctx, `SELECT pending, ours, others, blocked_until, blocked_why FROM quota_ledger
+			WHERE credential = $1 AND kind = $2 FOR UPDATE`, credential, kind).
+			Scan(&row.pending, &row.ours, &row.others, &row.blockedUntil, &row.blockedWhy); err != nil {
+			return err
+		}
+		if err := fn(&row); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE quota_ledger SET pending = $3, ours = $4, others = $5, blocked_until = $6, blocked_why = $7,
+			updated_at = now() WHERE credential = $1 AND kind = $2`,
+			credential, kind, row.pending, row.ours, row.others, row.blockedUntil, row.blockedWhy)
+		return err
+	})
+}
+
+// tidy drops what can no longer fall in a window ending at or after now, and takes pending
+// calls older than maxInFlight as answered at the latest possible moment.
+func (row *ledgerRow) tidy(now time.Time, w Window) {
+	keep := row.pending[:0]
+	for _, p := range row.pending {
+		if now.Sub(p) > maxInFlight {
+			row.ours = insertSorted(row.ours, p.Add(maxInFlight))
+			continue
+		}
+		keep = append(keep, p)
+	}
+	row.pending = keep
+	row.ours, row.others = prune(row.ours, now, w), prune(row.others, now, w)
+}
+
+// prune drops times that can no longer fall in a window ending at or after now.
+func prune(ts []time.Time, now time.Time, w Window) []time.Time {
+	cut := now.Add(-w.span())
+	i := 0
+	for i < len(ts) && !ts[i].After(cut) {
+		i++
+	}
+	return ts[i:]
+}
+
+func insertSorted(ts []time.Time, t time.Time) []time.Time {
+	i, _ := slices.BinarySearchFunc(ts, t, time.Time.Compare)
+	return slices.Insert(ts, i, t)
+}
+
+// NextSlot is the earliest send time at or after now that keeps every window within the
+// allowance. Answered calls (ours, at their answer's time) and other consumers' calls
+// (others) count where they are; calls still in flight (pending) can reach the CRM at any
+// moment until answered, so each counts in every window from now on. Reservations only move
+// forward, so the window ending at the new slot is the only one that can overflow: the slot
+// must come at least one span after the counted call that sits (Calls - in flight) places
+// back.
+func NextSlot(pending, ours, others []time.Time, w Window, now time.Time, blockedUntil time.Time) time.Time {
+	at := now
+	for _, ts := range [][]time.Time{pending, ours} {
+		if n := len(ts); n > 0 && ts[n-1].After(at) {
+			at = ts[n-1]
+		}
+	}
+	if blockedUntil.After(at) {
+		at = blockedUntil
+	}
+	room := w.Calls - len(pending)
+	if room <= 0 {
+		// Every call the window allows is on its way: come back when one is answered, which
+		// the caller cannot know; the earliest a slot can open is one span after now.
+		return at.Add(w.span())
+	}
+	all := make([]time.Time, 0, len(ours)+len(others))
+	all = append(all, ours...)
+	all = append(all, others...)
+	slices.SortFunc(all, time.Time.Compare)
+	if len(all) >= room {
+		if free := all[len(all)-room].Add(w.span()); free.After(at) {
+			at = free
+		}
+	}
+	return at
+}
+
+// Reserve asks to send one call of a credential under a window. If the call could go
+// within maxWait, its slot is taken and the reservation granted; otherwise nothing is
+// taken, so a caller that gives up wastes no quota. Every granted reservation must be
+// settled once the call is answered (or has failed).
+func (s *Store) Reserve(ctx context.Context, credential, kind string, w Window, now time.Time, maxWait time.Duration) (Reservation, error) {
+	var res Reservation
+	now = stamp(now)
+	err := s.withLedger(ctx, credential, kind, func(row *ledgerRow) error {
+		row.tidy(now, w)
+		var blocked time.Time
+		if row.blockedUntil != nil {
+			blocked = row.blockedUntil.UTC()
+		}
+		res.At = stamp(NextSlot(row.pending, row.ours, row.others, w, now, blocked))
+		if blocked.After(now) && !res.At.After(blocked) {
+			res.Blocked = row.blockedWhy
+		}
+		if res.At.Sub(now) > maxWait {
+			return nil
+		}
+		res.Granted = true
+		row.pending = insertSorted(row.pending, res.At)
+		return nil
+	})
+	if err != nil {
+		return Reservation{}, fmt.Errorf("reserving a %s call for %s: %w", kind, credential, err)
+	}
+	return res, nil
+}
+
+// Settle records a call as answered: reserved at `slot`, answered at `received`. The CRM
+// counted it at some instant in between (a busy machine can wake a sender late, and a busy
+// CRM can accept a request late), so the ledger keeps it at `received`, the latest it can
+// have been counted: the call a window later is then never squeezed into its window.
+//
+// `used` (-1 when unknown) is how many calls the CRM counted in its window (Max -
+// Remaining). Calls beyond ours and the others already known were made by someone else on
+// the same credential; they are recorded at `slot`, so the ledger slows this fleet down
+// before the CRM has to, and speeds it up again once they age out of the window. Every call
+// of ours sent before the response arrived counts as ours, because in a burst a call sent
+// after this one can reach the CRM first: that can hide another consumer while many of our
+// calls are in flight, but it never mistakes our own burst for someone else's.
+func (s *Store) Settle(ctx context.Context, credential, kind string, w Window, slot, received time.Time, used int) (added int, err error) {
+	slot, received = stamp(slot), stamp(received)
+	err = s.withLedger(ctx, credential, kind, func(row *ledgerRow) error {
+		if i := slices.IndexFunc(row.pending, func(t time.Time) bool { return t.Equal(slot) }); i >= 0 {
+			row.pending = slices.Delete(row.pending, i, i+1)
+			row.ours = insertSorted(row.ours, received)
+		}
+		row.tidy(slot, w)
+		if used < 0 {
+			return nil
+		}
+		from := slot.Add(-w.Period)
+		inWindow := func(ts []time.Time, until time.Time) int {
+			n := 0
+			for _, t := range ts {
+				if t.After(from) && !t.After(until) {
+					n++
+				}
+			}
+			return n
+		}
+		mine := inWindow(row.ours, received) + inWindow(row.pending, received)
+		added = used - mine - inWindow(row.others, slot)
+		if added <= 0 {
+			added = 0
+			return nil
+		}
+		added = min(added, w.Calls)
+		for range added {
+			row.others = insertSorted(row.others, slot)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("settling a %s call of %s: %w", kind, credential, err)
+	}
+	return added, nil
+}
+
+// Block holds every call of a credential under a kind until `until` (never shortening a
+// longer wait already told), because the CRM said so.
+func (s *Store) Block(ctx context.Context, credential, kind string, until time.Time, why string) error {
+	err := s.withLedger(ctx, credential, kind, func(row *ledgerRow) error {
+		if row.blockedUntil == nil || until.After(*row.blockedUntil) {
+			u := stamp(until)
+			row.blockedUntil, row.blockedWhy = &u, why
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recording a told wait for %s: %w", credential, err)
+	}
+	return nil
+}
+
+// LedgerState is a credential's ledger as stored, for status displays and tests.
+type LedgerState struct {
+	Pending, Ours, Others []time.Time
+	BlockedUntil          time.Time
+	BlockedWhy            string
+}
+
+// Ledger reads a credential's ledger.
+func (s *Store) Ledger(ctx context.Context, credential, kind string) (LedgerState, error) {
+	var st LedgerState
+	var blocked *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT pending, ours, others, blocked_until, blocked_why FROM quota_ledger
+		WHERE credential = $1 AND kind = $2`, credential, kind).Scan(&st.Pending, &st.Ours, &st.Others, &blocked, &st.BlockedWhy)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return LedgerState{}, fmt.Errorf("reading the %s ledger of %s: %w", kind, credential, err)
+	}
+	if blocked != nil {
+		st.BlockedUntil = blocked.UTC()
+	}
+	return st, nil
+}

@@ -1,0 +1,254 @@
+package store_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmsync/crmsync/internal/store"
+)
+
+// maxInAnyWindow is the most calls in any half-open window (t-period, t] over the times.
+func maxInAnyWindow(ts []time.Time, period time.Duration) int {
+	best := 0
+	for i, end := range ts {
+		n := 0
+		for _, t := range ts[:i+1] {
+			if t.After(end.Add(-period)) {
+				n++
+			}
+		}
+		best = max(best, n)
+	}
+	return best
+}
+
+func TestNextSlot(t *testing.T) {
+	t.Parallel()
+	w := store.Window{Calls: 3, Period: time.Second, Margin: 10 * time.Millisecond}
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	tests := []struct {
+		name    string
+		pending []time.Time
+		ours    []time.Time
+		others  []time.Time
+		now     time.Time
+		blocked time.Time
+		want    time.Time
+	}{
+		{name: "empty window: now", now: ms(0), want: ms(0)},
+		{name: "room left: now", ours: []time.Time{ms(0), ms(100)}, now: ms(200), want: ms(200)},
+		{name: "full: one span after the call Calls places back", ours: []time.Time{ms(0), ms(100), ms(200)}, now: ms(300), want: ms(1010)},
+		{name: "others count too", ours: []time.Time{ms(100)}, others: []time.Time{ms(0), ms(50)}, now: ms(300), want: ms(1010)},
+		{name: "calls in flight count in every window", pending: []time.Time{ms(0)}, ours: []time.Time{ms(50), ms(100)}, now: ms(300), want: ms(1060)},
+		{name: "never before our last reservation", pending: []time.Time{ms(700)}, now: ms(300), want: ms(700)},
+		{name: "never before a told wait", now: ms(0), blocked: ms(5000), want: ms(5000)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := store.NextSlot(tc.pending, tc.ours, tc.others, w, tc.now, tc.blocked)
+			require.True(t, tc.want.Equal(got), "got %s, want %s", got.Sub(t0), tc.want.Sub(t0))
+		})
+	}
+}
+
+func TestReserveKeepsEveryWindowWithinTheAllowanceAcrossWorkers(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	w := store.Window{Calls: 10, Period: time.Second, Margin: 20 * time.Millisecond}
+	type call struct{ slot, answered time.Time }
+	// Five "workers" reserve concurrently for 3 simulated seconds; each call is answered
+	// 7-40 ms after its slot, and settled.
+	var mu sync.Mutex
+	var calls []call
+	var wg sync.WaitGroup
+	for worker := range 5 {
+		wg.Go(func() {
+			now := t0.Add(time.Duration(worker) * time.Millisecond)
+			for i := 0; now.Before(t0.Add(3 * time.Second)); i++ {
+				res, err := s.Reserve(t.Context(), "cred", "window", w, now, 10*time.Second)
+				require.NoError(t, err)
+				require.True(t, res.Granted)
+				require.False(t, res.At.Before(now))
+				answered := res.At.Add(time.Duration(7+(worker*7+i*13)%34) * time.Millisecond)
+				_, err = s.Settle(t.Context(), "cred", "window", w, res.At, answered, -1)
+				require.NoError(t, err)
+				mu.Lock()
+				calls = append(calls, call{res.At, answered})
+				mu.Unlock()
+				now = answered
+			}
+		})
+	}
+	wg.Wait()
+	// Wherever in [slot, answered] the CRM counted each call, no window (end-Period, end]
+	// can hold more than Calls: count every call that could fall in each window.
+	for _, c := range calls {
+		for _, end := range []time.Time{c.slot, c.answered} {
+			n := 0
+			for _, o := range calls {
+				if o.answered.After(end.Add(-w.Period)) && !o.slot.After(end) {
+					n++
+				}
+			}
+			require.LessOrEqual(t, n, w.Calls, "window ending at %s", end.Sub(t0))
+		}
+	}
+	// And the allowance is used: about Calls per window over the 3 s.
+	require.GreaterOrEqual(t, len(calls), 3*w.Calls-w.Calls/2)
+}
+
+func TestReserveRefusesALongWaitWithoutTakingTheSlot(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	w := store.Window{Calls: 2, Period: 10 * time.Second}
+	for range 2 {
+		res, err := s.Reserve(ctx, "cred", "window", w, t0, time.Second)
+		require.NoError(t, err)
+		require.True(t, res.Granted)
+	}
+	res, err := s.Reserve(ctx, "cred", "window", w, t0, time.Second)
+	require.NoError(t, err)
+	require.False(t, res.Granted)
+	require.True(t, t0.Add(10*time.Second).Equal(res.At), "come back when the window has room")
+	st, err := s.Ledger(ctx, "cred", "window")
+	require.NoError(t, err)
+	require.Len(t, st.Pending, 2, "a refused reservation takes nothing")
+}
+
+func TestObservedUsageOfOthersSlowsUsDownUntilItAgesOut(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	w := store.Window{Calls: 10, Period: 10 * time.Second}
+	res, err := s.Reserve(ctx, "cred", "window", w, t0, time.Second)
+	require.NoError(t, err)
+	// The CRM says 8 calls are in its window after ours: 7 are someone else's.
+	added, err := s.Settle(ctx, "cred", "window", w, res.At, res.At.Add(100*time.Millisecond), 8)
+	require.NoError(t, err)
+	require.Equal(t, 7, added)
+	// The same observation again adds nothing: they are already known.
+	added, err = s.Settle(ctx, "cred", "window", w, res.At, res.At.Add(100*time.Millisecond), 8)
+	require.NoError(t, err)
+	require.Zero(t, added)
+
+	var granted int
+	for range 5 {
+		r, err := s.Reserve(ctx, "cred", "window", w, t0.Add(time.Second), time.Second)
+		require.NoError(t, err)
+		if r.Granted {
+			granted++
+		}
+	}
+	require.Equal(t, 2, granted, "10 allowed, 1 ours and 7 theirs in the window")
+	// Ten seconds later their calls have aged out: full speed again.
+	r, err := s.Reserve(ctx, "cred", "window", w, t0.Add(10*time.Second+time.Millisecond), 0)
+	require.NoError(t, err)
+	require.True(t, r.Granted)
+}
+
+func TestBlockHoldsEveryCallUntilTheToldWaitPasses(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	w := store.Window{Calls: 100, Period: 10 * time.Second}
+	require.NoError(t, s.Block(ctx, "cred", "window", t0.Add(7*time.Second), "429 TEN_SECONDLY_ROLLING"))
+	require.NoError(t, s.Block(ctx, "cred", "window", t0.Add(2*time.Second), "a shorter wait never shortens a longer one"))
+	res, err := s.Reserve(ctx, "cred", "window", w, t0, time.Second)
+	require.NoError(t, err)
+	require.False(t, res.Granted)
+	require.True(t, t0.Add(7*time.Second).Equal(res.At))
+	require.Equal(t, "429 TEN_SECONDLY_ROLLING", res.Blocked)
+	res, err = s.Reserve(ctx, "cred", "window", w, t0.Add(7*time.Second), time.Second)
+	require.NoError(t, err)
+	require.True(t, res.Granted)
+	require.Empty(t, res.Blocked)
+
+	// Ledgers are per credential and kind.
+	res, err = s.Reserve(ctx, "cred", "search", w, t0, time.Second)
+	require.NoError(t, err)
+	require.True(t, res.Granted)
+	res, err = s.Reserve(ctx, "other", "window", w, t0, time.Second)
+	require.NoError(t, err)
+	require.True(t, res.Granted)
+}
+
+func TestOurOwnBurstIsNotMistakenForAnotherConsumer(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	w := store.Window{Calls: 100, Period: 10 * time.Second}
+	// Ten calls sent within 10 ms; the first one's response says the CRM has counted ten,
+	// because the other nine overtook it on the way.
+	var first store.Reservation
+	for i := range 10 {
+		r, err := s.Reserve(ctx, "cred", "window", w, t0.Add(time.Duration(i)*time.Millisecond), time.Second)
+		require.NoError(t, err)
+		if i == 0 {
+			first = r
+		}
+	}
+	added, err := s.Settle(ctx, "cred", "window", w, first.At, t0.Add(50*time.Millisecond), 10)
+	require.NoError(t, err)
+	require.Zero(t, added, "all ten are ours")
+}
+
+func TestACallCountsUntilItIsAnswered(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	w := store.Window{Calls: 2, Period: 10 * time.Second}
+	a, err := s.Reserve(ctx, "cred", "window", w, t0, time.Minute)
+	require.NoError(t, err)
+	b, err := s.Reserve(ctx, "cred", "window", w, t0.Add(time.Second), time.Minute)
+	require.NoError(t, err)
+	// Both in flight: nothing more until one is answered and has aged out.
+	next, err := s.Reserve(ctx, "cred", "window", w, t0.Add(2*time.Second), 0)
+	require.NoError(t, err)
+	require.False(t, next.Granted)
+	// a was answered 3 s after it was sent: the CRM may have counted it as late as that.
+	_, err = s.Settle(ctx, "cred", "window", w, a.At, t0.Add(3*time.Second), -1)
+	require.NoError(t, err)
+	_, err = s.Settle(ctx, "cred", "window", w, b.At, t0.Add(1200*time.Millisecond), -1)
+	require.NoError(t, err)
+	next, err = s.Reserve(ctx, "cred", "window", w, t0.Add(2*time.Second), time.Minute)
+	require.NoError(t, err)
+	require.True(t, t0.Add(11200*time.Millisecond).Equal(next.At), "a window after b's answer, got %s", next.At.Sub(t0))
+	_, err = s.Settle(ctx, "cred", "window", w, next.At, next.At.Add(time.Second), -1)
+	require.NoError(t, err)
+	next, err = s.Reserve(ctx, "cred", "window", w, t0.Add(2*time.Second), time.Minute)
+	require.NoError(t, err)
+	require.True(t, t0.Add(13*time.Second).Equal(next.At), "a window after a's answer, got %s", next.At.Sub(t0))
+}
+
+func TestAReservationNeverSettledExpires(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	w := store.Window{Calls: 1, Period: 10 * time.Second}
+	_, err := s.Reserve(ctx, "cred", "window", w, t0, time.Minute) // its worker died
+	require.NoError(t, err)
+	next, err := s.Reserve(ctx, "cred", "window", w, t0.Add(31*time.Second), time.Minute)
+	require.NoError(t, err)
+	require.True(t, t0.Add(40*time.Second).Equal(next.At), "taken as answered at its send time plus the HTTP timeout, got %s", next.At.Sub(t0))
+}
+
+func TestSettleFindsItsReservationAtNanosecondTimes(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	w := store.Window{Calls: 5, Period: 10 * time.Second}
+	now := t0.Add(123456789 * time.Nanosecond) // finer than PostgreSQL keeps
+	r, err := s.Reserve(ctx, "cred", "window", w, now, time.Second)
+	require.NoError(t, err)
+	_, err = s.Settle(ctx, "cred", "window", w, r.At, now.Add(time.Millisecond+7), -1)
+	require.NoError(t, err)
+	st, err := s.Ledger(ctx, "cred", "window")
+	require.NoError(t, err)
+	require.Empty(t, st.Pending, "the settled call is no longer in flight")
+	require.Len(t, st.Ours, 1)
+}
