@@ -16,7 +16,7 @@ GOLANGCI_LINT := $(BIN)/golangci-lint
 export TEMPORAL_CLI := $(TEMPORAL)
 
 .DEFAULT_GOAL := help
-.PHONY: help build demo test test-short lint fmt vet workflowcheck golangci-lint tools ci clean
+.PHONY: help build demo bench test test-short lint fmt vet workflowcheck golangci-lint tools ci clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +27,9 @@ build: ## build the worker and the starter CLI into bin/
 
 demo: build $(TEMPORAL) ## run the demo: Temporal dev server + Web UI, simulator, worker, schedules (Ctrl-C stops all)
 	$(BIN)/starter demo $(DEMO_ARGS)
+
+bench: build $(TEMPORAL) ## run the benchmarks (BENCH_ARGS="--quick --scenarios a,d"); results in .bench/
+	$(GO) run ./internal/bench $(BENCH_ARGS)
 
 test: $(TEMPORAL) ## run the whole suite (real PostgreSQL, real Temporal dev server, the simulator)
 	$(GO) test -race -count=1 -timeout 25m ./...

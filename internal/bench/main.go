@@ -1,0 +1,133 @@
+// Command bench measures how close crmsync gets to a CRM's API quota, and what it costs in
+// calls: it runs scenarios against the HubSpot simulator, a real Temporal dev server, real
+// PostgreSQL and the real worker binary, and prints one table plus one JSON line per run.
+//
+// Run it with `make bench` (which builds bin/worker first), or
+//
+//	go run ./internal/bench [--scenarios a,b,c,d] [--records 50000] [--quick] [--out .bench]
+//
+// Every figure comes from the simulator's own counters and from PostgreSQL, never from
+// crmsync's view of itself. The JSON lines (prefixed "BENCH ") also go to
+// <out>/results.jsonl, and each run's requests per second to <out>/<run>-persecond.json.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+)
+
+// options are the command-line flags.
+type options struct {
+	scenarios []string
+	records   int
+	outDir    string
+}
+
+// quickRecords is the backfill size of --quick, a smoke run of a few minutes.
+const quickRecords = 5000
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses the flags, runs the chosen scenarios and reports them. It fails when any run
+// failed, after reporting every run.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	chosen, err := selectScenarios(opts.scenarios)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(opts.outDir, 0o755); err != nil {
+		return fmt.Errorf("creating the output directory: %w", err)
+	}
+	rep, err := newReporter(stdout, opts.outDir)
+	if err != nil {
+		return err
+	}
+	defer rep.close()
+
+	b, err := newBench(ctx, opts, stderr)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+
+	var failed []string
+	for _, sc := range chosen {
+		b.progress("scenario %s: %s", sc.name, sc.about)
+		for _, res := range sc.run(ctx, b) {
+			if err := rep.add(res); err != nil {
+				return err
+			}
+			if res.Error != "" {
+				failed = append(failed, res.Run)
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if err := rep.printTable(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d run(s) failed: %s (worker logs in %s)", len(failed), strings.Join(failed, ", "), opts.outDir)
+	}
+	return nil
+}
+
+// parseFlags reads the command line.
+func parseFlags(args []string, out io.Writer) (options, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var (
+		opts      options
+		scenarios string
+		quick     bool
+	)
+	fs.StringVar(&scenarios, "scenarios", strings.Join(scenarioNames(), ","), "comma-separated scenarios to run")
+	fs.IntVar(&opts.records, "records", 50000, "contacts in the backfill scenarios")
+	fs.BoolVar(&quick, "quick", false, fmt.Sprintf("smoke run: %d records", quickRecords))
+	fs.StringVar(&opts.outDir, "out", ".bench", "directory for results.jsonl, worker logs and per-second series")
+	if err := fs.Parse(args); err != nil {
+		return options{}, err
+	}
+	if fs.NArg() > 0 {
+		return options{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if quick {
+		opts.records = quickRecords
+	}
+	if opts.records <= 0 {
+		return options{}, fmt.Errorf("--records must be positive, got %d", opts.records)
+	}
+	for s := range strings.SplitSeq(scenarios, ",") {
+		if s = strings.TrimSpace(s); s != "" && !slices.Contains(opts.scenarios, s) {
+			opts.scenarios = append(opts.scenarios, s)
+		}
+	}
+	if len(opts.scenarios) == 0 {
+		return options{}, errors.New("--scenarios names no scenario")
+	}
+	return opts, nil
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmsync/crmsync/internal/crmsim"
+)
+
+func TestDerive(t *testing.T) {
+	t.Parallel()
+	nan := math.NaN()
+	tests := []struct {
+		name            string
+		in              measurement
+		minCalls        int
+		callsPerMin     float64
+		tLim            time.Duration
+		elapsedOverTLim float64
+		utilisation     float64
+	}{
+		{
+			name:     "first window's burst: every call fits in it, so no lower bound on time",
+			in:       measurement{Records: 5000, APICalls: 52, Elapsed: 6500 * time.Millisecond, Quota: 100},
+			minCalls: 50, callsPerMin: 1.04, tLim: 0, elapsedOverTLim: nan, utilisation: 0.8,
+		},
+		{
+			name:     "exactly one full window: B calls still fit in the first",
+			in:       measurement{Records: 10000, APICalls: 100, Elapsed: 10 * time.Second, Quota: 100},
+			minCalls: 100, callsPerMin: 1, tLim: 0, elapsedOverTLim: nan, utilisation: 1,
+		},
+		{
+			name:     "one call more than the window needs a second window",
+			in:       measurement{Records: 10001, APICalls: 101, Elapsed: 10 * time.Second, Quota: 100},
+			minCalls: 101, callsPerMin: 1, tLim: 10 * time.Second, elapsedOverTLim: 1, utilisation: 1.01,
+		},
+		{
+			name:     "50,000 records at 100 per 10 s",
+			in:       measurement{Records: 50000, APICalls: 503, Elapsed: 55 * time.Second, Quota: 100},
+			minCalls: 500, callsPerMin: 1.006, tLim: 50 * time.Second, elapsedOverTLim: 1.1, utilisation: 503.0 / 55 / 10,
+		},
+		{
+			name:     "50,000 records at 190 per 10 s",
+			in:       measurement{Records: 50000, APICalls: 503, Elapsed: 30 * time.Second, Quota: 190},
+			minCalls: 500, callsPerMin: 1.006, tLim: 20 * time.Second, elapsedOverTLim: 1.5, utilisation: 503.0 / 30 / 19,
+		},
+		{
+			name:     "a partial last page still costs a call",
+			in:       measurement{Records: 2001, APICalls: 21, Elapsed: 2 * time.Second, Quota: 100},
+			minCalls: 21, callsPerMin: 1, tLim: 0, elapsedOverTLim: nan, utilisation: 1.05,
+		},
+		{
+			name:     "nothing measured: every ratio undefined",
+			in:       measurement{Quota: 100},
+			minCalls: 0, callsPerMin: nan, tLim: 0, elapsedOverTLim: nan, utilisation: nan,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := derive(tc.in)
+			require.Equal(t, tc.minCalls, got.MinCalls, "min calls")
+			requireRatio(t, tc.callsPerMin, got.CallsPerMin, "calls/min")
+			require.Equal(t, tc.tLim, got.TLim, "T_lim")
+			requireRatio(t, tc.elapsedOverTLim, got.ElapsedOverTLim, "elapsed/T_lim")
+			requireRatio(t, tc.utilisation, got.Utilisation, "utilisation")
+		})
+	}
+}
+
+func requireRatio(t *testing.T, want float64, got ratio, what string) {
+	t.Helper()
+	if math.IsNaN(want) {
+		require.False(t, got.defined(), "%s: want undefined, got %v", what, float64(got))
+		return
+	}
+	require.InDelta(t, want, float64(got), 1e-9, what)
+}
+
+func TestRatioFormats(t *testing.T) {
+	t.Parallel()
+	b, err := json.Marshal(struct {
+		Defined   ratio `json:"defined"`
+		Undefined ratio `json:"undefined"`
+	}{Defined: 1.234567, Undefined: ratio(math.NaN())})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"defined": 1.2346, "undefined": null}`, string(b))
+	require.Equal(t, "1.23", ratio(1.234567).String())
+	require.Equal(t, "-", ratio(math.Inf(1)).String())
+}
+
+func TestTrafficOfRemovesTheOtherConsumer(t *testing.T) {
+	t.Parallel()
+	st := crmsim.Stats{
+		Total:       700,
+		RateLimited: 40,
+		Early:       3,
+		ByEndpoint:  map[string]map[int]int{"list contacts": {200: 450, 429: 10}, "list companies": {200: 210, 429: 30}},
+		Peak10s:     map[string]int{"token#1": 101},
+	}
+	got := trafficOf(st, consumerCounts{Calls: 240, RateLimited: 30})
+	require.Equal(t, 460, got.calls)
+	require.Equal(t, 10, got.rateLimited)
+	require.Equal(t, 3, got.early)
+	require.Equal(t, 101, got.peak)
+	require.Equal(t, map[string]int{"list contacts": 460, "list companies": 240}, got.byEndpoint)
+}
+
+func TestDeltaCalls(t *testing.T) {
+	t.Parallel()
+	before := crmsim.Stats{Total: 10, ByEndpoint: map[string]map[int]int{"list contacts": {200: 10}}}
+	after := crmsim.Stats{Total: 12, RateLimited: 0, ByEndpoint: map[string]map[int]int{
+		"list contacts": {200: 10}, "search contacts": {200: 1}, "list_archived contacts": {200: 1},
+	}}
+	got := deltaCalls("contacts", before, after)
+	require.Equal(t, 2, got.Calls)
+	require.Equal(t, map[string]int{"search contacts": 1, "list_archived contacts": 1}, got.ByEndpoint)
+	require.Equal(t, "contacts 2 (list_archived 1, search 1)", idleDeltaSummary([]streamCalls{got}))
+}
+
+func TestConsumerInterval(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, 200*time.Millisecond, consumerInterval(100, 0.5))
+	require.Equal(t, 100*time.Millisecond, consumerInterval(100, 1))
+}
+
+func TestRunName(t *testing.T) {
+	t.Parallel()
+	p := rowParams{scenario: "a", quota: 190, latency: 200 * time.Millisecond, workers: 3}
+	require.Equal(t, "a-b190-lat200ms-w3", p.runName())
+}
+
+func TestSelectScenarios(t *testing.T) {
+	t.Parallel()
+	got, err := selectScenarios([]string{"d", "a"})
+	require.NoError(t, err)
+	require.Equal(t, "d", got[0].name)
+	require.Equal(t, "a", got[1].name)
+	_, err = selectScenarios([]string{"z"})
+	require.ErrorContains(t, err, `unknown scenario "z"`)
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/crmsync/crmsync/internal/crmsim"
+)
+
+// jsonPrefix marks the result lines on stdout, for grep.
+const jsonPrefix = "BENCH "
+
+// reporter prints each result as a JSON line as soon as its run ends (to stdout and to
+// results.jsonl, which holds this invocation's results only) and the table at the end.
+type reporter struct {
+	out     io.Writer
+	jsonl   *os.File
+	results []result
+}
+
+// newReporter truncates <outDir>/results.jsonl and reports into it and out.
+func newReporter(out io.Writer, outDir string) (*reporter, error) {
+	path := filepath.Join(outDir, "results.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", path, err)
+	}
+	return &reporter{out: out, jsonl: f}, nil
+}
+
+// add reports one result.
+func (rep *reporter) add(res result) error {
+	line, err := json.Marshal(res)
+	if err != nil {
+		return fmt.Errorf("encoding the result of %s: %w", res.Run, err)
+	}
+	rep.results = append(rep.results, res)
+	fmt.Fprintf(rep.out, "%s%s\n", jsonPrefix, line)
+	if _, err := rep.jsonl.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("writing %s: %w", rep.jsonl.Name(), err)
+	}
+	return nil
+}
+
+// close closes results.jsonl.
+func (rep *reporter) close() { rep.jsonl.Close() }
+
+// tableHeader names the table's columns.
+const tableHeader = "RUN\tB/10s\tLATENCY\tWORKERS\tRECORDS\tAPI CALLS\tMIN\tCALLS/MIN\tELAPSED\tT_LIM\tELAPSED/T_LIM\tUTIL\t429s\tEARLY\tPEAK 10s/B\tOTHER CONSUMER\tIDLE DELTA CALLS"
+
+// printTable prints every result as one table.
+func (rep *reporter) printTable() error {
+	fmt.Fprintln(rep.out)
+	tw := tabwriter.NewWriter(rep.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, tableHeader)
+	for _, r := range rep.results {
+		if r.Error != "" {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\tFAILED: %s\n", r.Run, r.Quota, latency(r.LatencyMS), r.Workers, r.Error)
+			continue
+		}
+		other := "-"
+		if r.OtherConsumer != nil {
+			other = r.OtherConsumer.String()
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%.1fs\t%.0fs\t%s\t%s\t%d\t%d\t%d/%d\t%s\t%s\n",
+			r.Run, r.Quota, latency(r.LatencyMS), r.Workers, r.Records, r.APICalls, r.MinCalls, r.CallsPerMin,
+			r.ElapsedS, r.TLimS, r.ElapsedOverTLim, r.Utilisation, r.RateLimited, r.Early, r.Peak10s, r.Quota,
+			other, idleDeltaSummary(r.IdleDelta))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("printing the table: %w", err)
+	}
+	return nil
+}
+
+// latency formats a latency in milliseconds.
+func latency(ms int64) string { return (time.Duration(ms) * time.Millisecond).String() }
+
+// writePerSecond writes a run's requests per second to <outDir>/<run>-persecond.json, for
+// charts.
+func writePerSecond(outDir, run string, series []crmsim.SecondCount) error {
+	path := filepath.Join(outDir, run+"-persecond.json")
+	b, err := json.MarshalIndent(series, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding the per-second series of %s: %w", run, err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/crmsync/crmsync/internal/config"
+	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/crmsim"
+	"github.com/crmsync/crmsync/workflows"
+)
+
+// credentialEnv is the variable that hands the simulator's token to the workers.
+const credentialEnv = "BENCH_CRM_TOKEN"
+
+// cleanupTimeout bounds each teardown step, which runs even after the run's context ended.
+const cleanupTimeout = 30 * time.Second
+
+// rigSpec describes the world of one run.
+type rigSpec struct {
+	// run names the run in ids and file names: "a-b100-lat0ms-w1".
+	run string
+	// scenario is the scenario's name, part of the integration id.
+	scenario string
+	// sim configures the simulator; Tokens is filled in by the rig.
+	sim crmsim.Options
+	// quota is the integration's configured quota.
+	quota config.Quota
+	// objects are the integration's objects.
+	objects []crm.Object
+	// deltaLag is the config's delta.lag.
+	deltaLag time.Duration
+	// workers is how many worker processes to run.
+	workers int
+}
+
+// rig is one run's private world: a simulator on its own port, a fresh PostgreSQL schema,
+// an integration id and task queue of its own, a config file, and the worker processes.
+// Runs share only the Temporal dev server.
+type rig struct {
+	spec        rigSpec
+	integration string
+	token       string
+	taskQueue   string
+
+	sim       *crmsim.Sim
+	simURL    string
+	schemaURL string
+	cfgPath   string
+	workers   []*workerProc
+
+	// teardown undoes setup, last step first.
+	teardown []func(context.Context) error
+}
+
+// newRig sets up a run's world and starts its workers; on failure it undoes what it did.
+func newRig(ctx context.Context, b *bench, spec rigSpec) (_ *rig, err error) {
+	r := &rig{spec: spec, token: "pat-bench-" + randomHex(12)}
+	r.integration = "bench-" + spec.scenario + "-" + randomHex(4)
+	r.taskQueue = "crmsync-" + r.integration
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, r.close())
+		}
+	}()
+	if err := r.startSim(); err != nil {
+		return nil, err
+	}
+	if err := r.createSchema(ctx, b.databaseURL); err != nil {
+		return nil, err
+	}
+	if err := r.writeConfig(); err != nil {
+		return nil, err
+	}
+	if err := r.startWorkers(ctx, b); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// startSim starts the simulator on a free port of 127.0.0.1.
+func (r *rig) startSim() error {
+	opts := r.spec.sim
+	opts.Tokens = []string{r.token}
+	sim, err := crmsim.New(opts)
+	if err != nil {
+		return fmt.Errorf("creating the simulator: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listening for the simulator: %w", err)
+	}
+	srv := sim.NewServer(ln.Addr().String())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	r.sim, r.simURL = sim, "http://"+ln.Addr().String()
+	r.teardown = append(r.teardown, func(ctx context.Context) error {
+		if err := srv.Shutdown(ctx); err != nil {
+			return fmt.Errorf("stopping the simulator: %w", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serving the simulator: %w", err)
+		}
+		return nil
+	})
+	return nil
+}
+
+// createSchema gives the run a fresh, migrated schema, dropped at teardown.
+func (r *rig) createSchema(ctx context.Context, baseURL string) error {
+	schema, schemaURL, err := createSchema(ctx, baseURL)
+	if schema != "" {
+		r.teardown = append(r.teardown, func(ctx context.Context) error { return dropSchema(ctx, baseURL, schema) })
+	}
+	if err != nil {
+		return err
+	}
+	r.schemaURL = schemaURL
+	return nil
+}
+
+// writeConfig writes the run's crmsync config into a temporary directory. It is built
+// from config's own types and validated, so a format change breaks the build or the
+// benchmark, not a worker's start.
+func (r *rig) writeConfig() error {
+	cfg := config.Config{Integrations: []config.Integration{{
+		ID:            r.integration,
+		Provider:      "hubspot",
+		BaseURL:       r.simURL,
+		CredentialEnv: credentialEnv,
+		Objects:       r.spec.objects,
+		Quota:         r.spec.quota,
+		Delta: config.Delta{
+			Interval: config.Duration(time.Hour), // nothing is scheduled; deltas are started by hand
+			Lag:      config.Duration(r.spec.deltaLag),
+		},
+	}}}
+	doc, err := yaml.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("encoding the config: %w", err)
+	}
+	if _, err := config.Parse(strings.NewReader(string(doc))); err != nil {
+		return fmt.Errorf("the benchmark's config is invalid: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "crmsync-bench-")
+	if err != nil {
+		return fmt.Errorf("creating the config directory: %w", err)
+	}
+	r.teardown = append(r.teardown, func(context.Context) error { return os.RemoveAll(dir) })
+	r.cfgPath = filepath.Join(dir, "crmsync.yaml")
+	if err := os.WriteFile(r.cfgPath, doc, 0o600); err != nil {
+		return fmt.Errorf("writing the config: %w", err)
+	}
+	return nil
+}
+
+// workerEnv is the environment the workers run with.
+func (r *rig) workerEnv(b *bench) []string {
+	return append(os.Environ(),
+		"CRMSYNC_CONFIG="+r.cfgPath,
+		"DATABASE_URL="+r.schemaURL,
+		"TEMPORAL_ADDRESS="+b.temporal.FrontendHostPort(),
+		"TEMPORAL_NAMESPACE=default",
+		"CRMSYNC_TASK_QUEUE="+r.taskQueue,
+		credentialEnv+"="+r.token,
+		"CRMSYNC_LOG_FORMAT=json",
+	)
+}
+
+// startWorkers starts the run's workers and waits until all of them poll the workflow
+// queue and the integration's API queue.
+func (r *rig) startWorkers(ctx context.Context, b *bench) error {
+	r.teardown = append(r.teardown, func(context.Context) error {
+		stopWorkers(r.workers)
+		return nil
+	})
+	env := r.workerEnv(b)
+	for i := 1; i <= r.spec.workers; i++ {
+		logPath := filepath.Join(b.opts.outDir, r.spec.run+"-worker-"+strconv.Itoa(i)+".log")
+		w, err := startWorker(b.workerBin, env, logPath)
+		if err != nil {
+			return err
+		}
+		r.workers = append(r.workers, w)
+	}
+	queues := []queueWant{
+		{name: r.taskQueue, kind: enumspb.TASK_QUEUE_TYPE_WORKFLOW},
+		{name: workflows.APITaskQueue(r.integration), kind: enumspb.TASK_QUEUE_TYPE_ACTIVITY},
+	}
+	return waitForPollers(ctx, b.client, queues, r.workers)
+}
+
+// close tears the run down, last step first, each step with its own timeout so that an
+// ended run context still cleans up. It reports every step that failed.
+func (r *rig) close() error {
+	var errs []error
+	for i := len(r.teardown) - 1; i >= 0; i-- {
+		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		errs = append(errs, r.teardown[i](ctx))
+		cancel()
+	}
+	r.teardown = nil
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cleaning up run %s: %w", r.spec.run, err)
+	}
+	return nil
+}
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/crmsync/crmsync/internal/config"
+	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/crmsim"
+)
+
+// Simulator and quota settings common to the scenarios.
+const (
+	// simSeed makes every run's dataset the same.
+	simSeed = 1
+	// searchPerSecond is HubSpot's search limit, in the simulator and the config.
+	searchPerSecond = 5
+	// dailyLimit is far above anything a run uses, so only the 10 s window binds.
+	dailyLimit = 10_000_000
+	// runTimeout bounds a whole run: setup, syncs and measurement.
+	runTimeout = backfillTimeout + 5*time.Minute
+)
+
+// scenario is one lettered benchmark. run executes all its rows and returns one result per
+// row, failed rows included (with Error set).
+type scenario struct {
+	name  string
+	about string
+	run   func(ctx context.Context, b *bench) []result
+}
+
+// allScenarios lists the implemented scenarios in the order they run.
+func allScenarios() []scenario {
+	return []scenario{
+		{name: "a", about: "backfill of --records contacts, one worker",
+			run: func(ctx context.Context, b *bench) []result { return b.backfillGrid(ctx, "a", 1, 0) }},
+		{name: "b", about: "backfill of --records contacts, three workers",
+			run: func(ctx context.Context, b *bench) []result { return b.backfillGrid(ctx, "b", 3, 0) }},
+		{name: "c", about: "backfill while another consumer of the same token uses half the quota",
+			run: func(ctx context.Context, b *bench) []result {
+				p := backfillParams{rowParams: rowParams{scenario: "c", quota: 100, workers: 1}, records: b.opts.records, otherShare: 0.5}
+				return []result{b.runBackfill(ctx, p)}
+			}},
+		{name: "d", about: "cost of a delta sync with no changes, after a small backfill",
+			run: func(ctx context.Context, b *bench) []result { return []result{b.runIdleDelta(ctx)} }},
+	}
+}
+
+// scenarioNames lists the implemented scenarios' names.
+func scenarioNames() []string {
+	var names []string
+	for _, s := range allScenarios() {
+		names = append(names, s.name)
+	}
+	return names
+}
+
+// selectScenarios returns the named scenarios, in the order given.
+func selectScenarios(names []string) ([]scenario, error) {
+	byName := map[string]scenario{}
+	for _, s := range allScenarios() {
+		byName[s.name] = s
+	}
+	var out []scenario
+	for _, n := range names {
+		s, ok := byName[n]
+		if !ok {
+			return nil, fmt.Errorf("unknown scenario %q; have %s", n, strings.Join(scenarioNames(), ", "))
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// backfillParams are a backfill row's parameters.
+type backfillParams struct {
+	rowParams
+	// records is how many contacts the simulator holds.
+	records int
+	// otherShare is the share of the quota another consumer of the token uses while the
+	// backfill runs; 0 for none.
+	otherShare float64
+}
+
+// backfillGrid runs the four backfill rows: quota 100 and 190 per 10 s, each without and
+// with 200 ms of CRM latency.
+func (b *bench) backfillGrid(ctx context.Context, name string, workers int, otherShare float64) []result {
+	var out []result
+	for _, quota := range []int{100, 190} {
+		for _, lat := range []time.Duration{0, 200 * time.Millisecond} {
+			if ctx.Err() != nil {
+				return out
+			}
+			p := backfillParams{
+				rowParams: rowParams{scenario: name, quota: quota, latency: lat, workers: workers},
+				records:   b.opts.records, otherShare: otherShare,
+			}
+			out = append(out, b.runBackfill(ctx, p))
+		}
+	}
+	return out
+}
+
+// runBackfill runs one backfill row: a contacts backfill, timed, with crmsync's traffic
+// taken from the simulator's counters.
+func (b *bench) runBackfill(ctx context.Context, p backfillParams) result {
+	res := newResult(p.rowParams)
+	spec := rigSpec{
+		run: p.runName(), scenario: p.scenario, workers: p.workers,
+		sim:     simOptions(p.quota, p.latency, p.records, 10, 10),
+		quota:   quota(p.quota),
+		objects: []crm.Object{crm.Contacts},
+	}
+	err := b.withRig(ctx, spec, func(ctx context.Context, r *rig) error {
+		r.sim.ResetStats()
+		var other *consumer
+		if p.otherShare > 0 {
+			other = startConsumer(r.simURL, r.token, consumerInterval(p.quota, p.otherShare))
+		}
+		elapsed, err := r.backfill(ctx, b.client, crm.Contacts)
+		var otherCounts consumerCounts
+		if other != nil {
+			otherCounts = other.finish()
+			res.OtherConsumer = &otherCounts
+		}
+		if err != nil {
+			return err
+		}
+		st := r.sim.Stats()
+		records, err := countRecords(ctx, r.schemaURL, r.integration)
+		if err != nil {
+			return err
+		}
+		res.record(trafficOf(st, otherCounts), records, elapsed)
+		return writePerSecond(b.opts.outDir, spec.run, st.PerSecond)
+	})
+	if err != nil {
+		res.Error = err.Error()
+	}
+	return res
+}
+
+// Scenario (d)'s dataset and delta lag.
+const (
+	idleContacts  = 2000
+	idleCompanies = 500
+	idleDeals     = 500
+	idleDeltaLag  = 2 * time.Second
+)
+
+// runIdleDelta backfills a small dataset, lets the delta lag window pass, runs every
+// stream's delta twice and reports the second run's calls: what an idle stream costs per
+// delta. The row's other figures are the backfill's.
+func (b *bench) runIdleDelta(ctx context.Context) result {
+	p := rowParams{scenario: "d", quota: 100, workers: 1}
+	res := newResult(p)
+	spec := rigSpec{
+		run: p.runName(), scenario: p.scenario, workers: p.workers,
+		sim:     simOptions(p.quota, 0, idleContacts, idleCompanies, idleDeals),
+		quota:   quota(p.quota),
+		objects: crm.Objects,
+		// Search in the simulator is current at once: the lag only sets how far back a
+		// delta re-reads.
+		deltaLag: idleDeltaLag,
+	}
+	err := b.withRig(ctx, spec, func(ctx context.Context, r *rig) error {
+		r.sim.ResetStats()
+		elapsed, err := r.backfill(ctx, b.client, spec.objects...)
+		if err != nil {
+			return err
+		}
+		st := r.sim.Stats()
+		records, err := countRecords(ctx, r.schemaURL, r.integration)
+		if err != nil {
+			return err
+		}
+		res.record(trafficOf(st, consumerCounts{}), records, elapsed)
+
+		b.progress("%s: backfill done; waiting %s for the delta lag window to pass", spec.run, idleDeltaLag+time.Second)
+		if err := sleep(ctx, idleDeltaLag+time.Second); err != nil {
+			return err
+		}
+		for _, obj := range spec.objects {
+			sc, err := r.idleDelta(ctx, b, obj)
+			if err != nil {
+				return err
+			}
+			res.IdleDelta = append(res.IdleDelta, sc)
+		}
+		return writePerSecond(b.opts.outDir, spec.run, r.sim.Stats().PerSecond)
+	})
+	if err != nil {
+		res.Error = err.Error()
+	}
+	return res
+}
+
+// idleDelta runs obj's delta twice and returns the second run's traffic.
+func (r *rig) idleDelta(ctx context.Context, b *bench, obj crm.Object) (streamCalls, error) {
+	if _, err := r.delta(ctx, b.client, obj); err != nil {
+		return streamCalls{}, fmt.Errorf("first delta: %w", err)
+	}
+	before := r.sim.Stats()
+	if _, err := r.delta(ctx, b.client, obj); err != nil {
+		return streamCalls{}, fmt.Errorf("second delta: %w", err)
+	}
+	return deltaCalls(obj, before, r.sim.Stats()), nil
+}
+
+// withRig sets up a run's world, runs fn in it under runTimeout, and tears the world down
+// whatever happened. The error reports what failed, fn's and the teardown's.
+func (b *bench) withRig(ctx context.Context, spec rigSpec, fn func(context.Context, *rig) error) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, runTimeout)
+	defer cancel()
+	b.progress("%s: starting (%d worker(s))", spec.run, spec.workers)
+	r, err := newRig(ctx, b, spec)
+	if err != nil {
+		return fmt.Errorf("setting up: %w", err)
+	}
+	defer func() { err = errors.Join(err, r.close()) }()
+	b.progress("%s: workers ready; integration %s", spec.run, r.integration)
+	if err := fn(ctx, r); err != nil {
+		return err
+	}
+	b.progress("%s: done", spec.run)
+	return nil
+}
+
+// simOptions configures a run's simulator: quota calls per 10 s, latency on every call.
+func simOptions(quota int, latency time.Duration, contacts, companies, deals int) crmsim.Options {
+	return crmsim.Options{
+		Seed:     simSeed,
+		Contacts: contacts, Companies: companies, Deals: deals,
+		TenSecondLimit: quota, SearchPerSecond: searchPerSecond, DailyLimit: dailyLimit,
+		Latency: latency,
+	}
+}
+
+// quota is the integration's configured quota, equal to what the simulator allows.
+func quota(per10s int) config.Quota {
+	return config.Quota{RequestsPer10s: per10s, Daily: dailyLimit, SearchPerSecond: searchPerSecond}
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
