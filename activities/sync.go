@@ -238,6 +238,9 @@ type BeginDeltaResult struct {
 	HighWater crm.Cursor `json:"high_water"`
 	// BackfillDone reports that a backfill of the object has completed at least once.
 	BackfillDone bool `json:"backfill_done"`
+	// DeletesDue reports that this delta should also walk the deleted records: the last
+	// walk is older than the integration's delta.deletes_every.
+	DeletesDue bool `json:"deletes_due"`
 }
 
 // BeginDelta prepares a delta sync (PostgreSQL only; runs as a local activity). A stream
@@ -262,7 +265,13 @@ func (a *Activities) BeginDelta(ctx context.Context, ref StreamRef) (BeginDeltaR
 	if err != nil {
 		return BeginDeltaResult{}, classify(ctx, "reading backfill state", err)
 	}
-	return BeginDeltaResult{From: deltaStart(prev.Cursor, prev.StartedAt, integ.Config.Delta.Lag.D()), HighWater: prev.Cursor, BackfillDone: bf.Done()}, nil
+	del, err := a.store.Stream(ctx, store.StreamKey{Integration: ref.Integration, Object: ref.Object, Stream: store.StreamDeletes})
+	if err != nil {
+		return BeginDeltaResult{}, classify(ctx, "reading the last walk of deleted records", err)
+	}
+	due := del.CompletedAt.IsZero() || a.now().Sub(del.CompletedAt) >= integ.Config.Delta.DeletesEvery.D()
+	return BeginDeltaResult{From: deltaStart(prev.Cursor, prev.StartedAt, integ.Config.Delta.Lag.D()), HighWater: prev.Cursor,
+		BackfillDone: bf.Done(), DeletesDue: due}, nil
 }
 
 // deltaStart is where a delta run begins: the stored cursor, unless the previous run
@@ -322,12 +331,25 @@ func (a *Activities) DeltaPage(ctx context.Context, in DeltaPageInput) (DeltaPag
 	return DeltaPageResult{PageResult: pageResult(len(page.Records), res, page.RateLimit), Next: page.Next, More: page.More}, nil
 }
 
-// FinishDelta records that a delta sync caught up (PostgreSQL only; a local activity).
-func (a *Activities) FinishDelta(ctx context.Context, ref StreamRef) error {
-	if _, err := a.localIntegration(ref); err != nil {
+// FinishDeltaInput says what a delta sync did.
+type FinishDeltaInput struct {
+	StreamRef
+	// DeletesRead reports that the delta walked the deleted records.
+	DeletesRead bool `json:"deletes_read,omitempty"`
+}
+
+// FinishDelta records that a delta sync caught up, and when it walked the deleted records
+// (PostgreSQL only; a local activity).
+func (a *Activities) FinishDelta(ctx context.Context, in FinishDeltaInput) error {
+	if _, err := a.localIntegration(in.StreamRef); err != nil {
 		return err
 	}
-	err := a.store.MarkCompleted(ctx, store.StreamKey{Integration: ref.Integration, Object: ref.Object, Stream: store.StreamDelta})
+	if in.DeletesRead {
+		if err := a.store.MarkPassDone(ctx, store.StreamKey{Integration: in.Integration, Object: in.Object, Stream: store.StreamDeletes}); err != nil {
+			return classify(ctx, "recording the walk of deleted records", err)
+		}
+	}
+	err := a.store.MarkCompleted(ctx, store.StreamKey{Integration: in.Integration, Object: in.Object, Stream: store.StreamDelta})
 	return classify(ctx, "finishing delta", err)
 }
 
@@ -514,6 +536,10 @@ func (a *Activities) FinishBackfill(ctx context.Context, ref StreamRef) error {
 	if _, err := a.localIntegration(ref); err != nil {
 		return err
 	}
-	_, err := a.store.FinishBackfill(ctx, ref.Integration, ref.Object)
-	return classify(ctx, "finishing backfill", err)
+	if _, err := a.store.FinishBackfill(ctx, ref.Integration, ref.Object); err != nil {
+		return classify(ctx, "finishing backfill", err)
+	}
+	// The backfill walked the deleted records too.
+	err := a.store.MarkPassDone(ctx, store.StreamKey{Integration: ref.Integration, Object: ref.Object, Stream: store.StreamDeletes})
+	return classify(ctx, "recording the walk of deleted records", err)
 }

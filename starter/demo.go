@@ -367,6 +367,7 @@ integrations:
     delta:
       interval: %s
       lag: %s
+      deletes_every: 0s   # walk deleted records every delta, so the demo shows deletes at once
 `, demoIntegration, simAddr, demoTokenEnv, f.quota10s, f.sim.daily, f.sim.searchRate, f.deltaInterval, f.deltaLag)
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 		return fmt.Errorf("writing the demo config: %w", err)

@@ -29,8 +29,10 @@ type DeltaState struct {
 	ArchivedAfter string `json:"archived_after"`
 	// BackfillStarted reports that this sync found the object never backfilled and started
 	// its backfill.
-	BackfillStarted bool     `json:"backfill_started"`
-	Progress        Progress `json:"progress"`
+	BackfillStarted bool `json:"backfill_started"`
+	// DeletesDue reports that this sync walks the deleted records after the changes.
+	DeletesDue bool     `json:"deletes_due"`
+	Progress   Progress `json:"progress"`
 }
 
 // DeltaResult summarises a delta sync.
@@ -79,7 +81,7 @@ func DeltaSync(ctx workflow.Context, in DeltaInput) (DeltaResult, error) {
 		if err := workflow.ExecuteLocalActivity(localContext(ctx), a.BeginDelta, ref).Get(ctx, &begin); err != nil {
 			return DeltaResult{}, err
 		}
-		st.From = begin.From
+		st.From, st.DeletesDue = begin.From, begin.DeletesDue
 		st.Phase = phaseChanges
 		if !begin.BackfillDone {
 			started, err := startBackfill(ctx, in.Integration, in.Object)
@@ -112,8 +114,10 @@ func DeltaSync(ctx workflow.Context, in DeltaInput) (DeltaResult, error) {
 			}
 			p.page(ctx, r.PageResult)
 			st.From = r.Next
-			if !r.More {
+			if !r.More && st.DeletesDue {
 				st.Phase, p.Phase = phaseArchived, phaseArchived
+			} else if !r.More {
+				return finishDelta(ctx, ref, st)
 			}
 		case phaseArchived:
 			last, err := archivedPage(ctx, api, ref, &st.ArchivedAfter, p)
@@ -121,12 +125,7 @@ func DeltaSync(ctx workflow.Context, in DeltaInput) (DeltaResult, error) {
 				return DeltaResult{}, err
 			}
 			if last {
-				if err := workflow.ExecuteLocalActivity(localContext(ctx), a.FinishDelta, ref).Get(ctx, nil); err != nil {
-					return DeltaResult{}, err
-				}
-				p.Phase = phaseDone
-				p.Cursor = st.From
-				return DeltaResult{Progress: *p, BackfillStarted: st.BackfillStarted, FinishedAt: workflow.Now(ctx)}, nil
+				return finishDelta(ctx, ref, st)
 			}
 		}
 	}
@@ -169,4 +168,16 @@ func startBackfill(ctx workflow.Context, integration string, obj crm.Object) (bo
 	}
 	workflow.GetLogger(ctx).Info("object was never backfilled; started its backfill", "workflow_id", BackfillID(integration, obj))
 	return true, nil
+}
+
+// finishDelta records the delta's completion and returns its result.
+func finishDelta(ctx workflow.Context, ref activities.StreamRef, st *DeltaState) (DeltaResult, error) {
+	in := activities.FinishDeltaInput{StreamRef: ref, DeletesRead: st.DeletesDue}
+	if err := workflow.ExecuteLocalActivity(localContext(ctx), a.FinishDelta, in).Get(ctx, nil); err != nil {
+		return DeltaResult{}, err
+	}
+	p := &st.Progress
+	p.Phase = phaseDone
+	p.Cursor = st.From
+	return DeltaResult{Progress: *p, BackfillStarted: st.BackfillStarted, FinishedAt: workflow.Now(ctx)}, nil
 }

@@ -338,7 +338,7 @@ func TestDeltaReadsChangesThenArchived(t *testing.T) {
 	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	c1 := crm.Cursor{ModifiedAt: t0.Add(time.Minute), ID: "77"}
 	c2 := crm.Cursor{ModifiedAt: t0.Add(2 * time.Minute), ID: "12"}
-	env.OnActivity(a.BeginDelta, mock.Anything, ref).Return(activities.BeginDeltaResult{From: crm.Cursor{ModifiedAt: t0}, BackfillDone: true}, nil).Once()
+	env.OnActivity(a.BeginDelta, mock.Anything, ref).Return(activities.BeginDeltaResult{From: crm.Cursor{ModifiedAt: t0}, BackfillDone: true, DeletesDue: true}, nil).Once()
 	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil).Once()
 	env.OnActivity(a.DeltaPage, mock.Anything, activities.DeltaPageInput{StreamRef: ref, From: crm.Cursor{ModifiedAt: t0}}).
 		Return(activities.DeltaPageResult{PageResult: page(200, 150), Next: c1, More: true}, nil).Once()
@@ -346,7 +346,7 @@ func TestDeltaReadsChangesThenArchived(t *testing.T) {
 		Return(activities.DeltaPageResult{PageResult: page(20, 20), Next: c2}, nil).Once()
 	env.OnActivity(a.ArchivedPage, mock.Anything, activities.ArchivedPageInput{StreamRef: ref}).
 		Return(activities.ArchivedPageResult{PageResult: page(4, 2)}, nil).Once()
-	env.OnActivity(a.FinishDelta, mock.Anything, ref).Return(nil).Once()
+	env.OnActivity(a.FinishDelta, mock.Anything, activities.FinishDeltaInput{StreamRef: ref, DeletesRead: true}).Return(nil).Once()
 
 	env.ExecuteWorkflow(DeltaSync, DeltaInput{Integration: "acme", Object: crm.Contacts})
 	require.NoError(t, env.GetWorkflowError())
@@ -363,19 +363,34 @@ func TestDeltaReadsChangesThenArchived(t *testing.T) {
 func TestDeltaStartsTheBackfillOfANeverSyncedObjectAndCarriesOn(t *testing.T) {
 	t.Parallel()
 	env := deltaEnv(t)
-	env.OnActivity(a.BeginDelta, mock.Anything, ref).Return(activities.BeginDeltaResult{BackfillDone: false}, nil).Once()
+	env.OnActivity(a.BeginDelta, mock.Anything, ref).Return(activities.BeginDeltaResult{BackfillDone: false, DeletesDue: true}, nil).Once()
 	env.OnWorkflow(Backfill, mock.Anything, BackfillInput{Integration: "acme", Object: crm.Contacts}).
 		Return(BackfillResult{}, nil).Once()
 	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil).Once()
 	env.OnActivity(a.DeltaPage, mock.Anything, mock.Anything).Return(activities.DeltaPageResult{}, nil).Once()
 	env.OnActivity(a.ArchivedPage, mock.Anything, mock.Anything).Return(activities.ArchivedPageResult{}, nil).Once()
-	env.OnActivity(a.FinishDelta, mock.Anything, ref).Return(nil).Once()
+	env.OnActivity(a.FinishDelta, mock.Anything, mock.Anything).Return(nil).Once()
 
 	env.ExecuteWorkflow(DeltaSync, DeltaInput{Integration: "acme", Object: crm.Contacts})
 	require.NoError(t, env.GetWorkflowError())
 	var res DeltaResult
 	require.NoError(t, env.GetWorkflowResult(&res))
 	require.True(t, res.BackfillStarted)
+}
+
+func TestDeltaSkipsTheDeletesWalkUntilItIsDue(t *testing.T) {
+	t.Parallel()
+	env := deltaEnv(t)
+	env.OnActivity(a.BeginDelta, mock.Anything, ref).Return(activities.BeginDeltaResult{BackfillDone: true, DeletesDue: false}, nil).Once()
+	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil).Once()
+	env.OnActivity(a.DeltaPage, mock.Anything, mock.Anything).Return(activities.DeltaPageResult{PageResult: page(0, 0)}, nil).Once()
+	env.OnActivity(a.FinishDelta, mock.Anything, activities.FinishDeltaInput{StreamRef: ref}).Return(nil).Once()
+
+	env.ExecuteWorkflow(DeltaSync, DeltaInput{Integration: "acme", Object: crm.Contacts})
+	require.NoError(t, env.GetWorkflowError())
+	var res DeltaResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, int64(1), res.Pages, "an idle delta is one call")
 }
 
 func TestScheduledDeltaRunsUnderTheStreamID(t *testing.T) {

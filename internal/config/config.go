@@ -76,6 +76,10 @@ type Delta struct {
 	// Lag is how far back each delta re-reads, because the CRM's search index trails its
 	// writes: a change indexed late would otherwise fall behind the cursor and be lost.
 	Lag Duration `yaml:"lag"`
+	// DeletesEvery is how often a delta also walks the CRM's deleted (archived) records,
+	// which HubSpot's search never returns: a walk costs a call per 100 deleted records,
+	// so it runs at most this often ("0s": every delta). Webhooks bring deletes sooner.
+	DeletesEvery *Duration `yaml:"deletes_every"`
 }
 
 // Backfill configures full loads.
@@ -129,6 +133,7 @@ const (
 	DefaultSearchPerSecond = 5
 	DefaultDeltaInterval   = Duration(5 * time.Minute)
 	DefaultDeltaLag        = Duration(2 * time.Minute)
+	DefaultDeletesEvery    = Duration(15 * time.Minute)
 	minDeltaInterval       = 10 * time.Second
 )
 
@@ -189,6 +194,10 @@ func (c *Config) applyDefaults() {
 		}
 		if in.Delta.Lag == 0 {
 			in.Delta.Lag = DefaultDeltaLag
+		}
+		if in.Delta.DeletesEvery == nil {
+			d := DefaultDeletesEvery
+			in.Delta.DeletesEvery = &d
 		}
 	}
 }
@@ -279,6 +288,9 @@ func (c *Config) Validate() error {
 		}
 		if in.Delta.Lag < 0 {
 			bad(p+".delta.lag", "must not be negative")
+		}
+		if in.Delta.DeletesEvery != nil && *in.Delta.DeletesEvery < 0 {
+			bad(p+".delta.deletes_every", "must not be negative")
 		}
 		if in.Backfill.Lanes < 0 || in.Backfill.Lanes > 64 {
 			bad(p+".backfill.lanes", "must be between 1 and 64 (or left out for automatic), got %d", in.Backfill.Lanes)

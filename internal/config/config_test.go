@@ -32,8 +32,16 @@ func TestParseAppliesDefaults(t *testing.T) {
 	require.Equal(t, 5, in.Quota.SearchPerSecond)
 	require.Equal(t, 5*time.Minute, in.Delta.Interval.D())
 	require.Equal(t, 2*time.Minute, in.Delta.Lag.D())
+	require.Equal(t, 15*time.Minute, in.Delta.DeletesEvery.D())
 	require.True(t, in.HasObject(crm.Deals))
 	require.False(t, in.HasObject(crm.Companies))
+}
+
+func TestDeletesEveryZeroMeansEveryDelta(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse(strings.NewReader(minimal + "    delta: {deletes_every: 0s}\n"))
+	require.NoError(t, err)
+	require.Zero(t, c.Integrations[0].Delta.DeletesEvery.D())
 }
 
 func TestCommittedConfigFilesAreValid(t *testing.T) {
@@ -71,6 +79,7 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{name: "bad duration", doc: minimal + "    delta: {interval: five}\n", want: []string{"not a duration"}},
 		{name: "interval too short", doc: minimal + "    delta: {interval: 1s}\n", want: []string{"integrations[0].delta.interval:", "too short"}},
 		{name: "negative quota", doc: minimal + "    quota: {daily: -1}\n", want: []string{"integrations[0].quota.daily:"}},
+		{name: "negative deletes_every", doc: minimal + "    delta: {deletes_every: -1m}\n", want: []string{"integrations[0].delta.deletes_every:"}},
 		{name: "bad base url", doc: minimal + "    base_url: api.hubapi.com\n", want: []string{"integrations[0].base_url:"}},
 		{name: "properties for an object not synced", doc: minimal + "    properties: {companies: [name]}\n", want: []string{"integrations[0].properties.companies:"}},
 	}

@@ -111,6 +111,7 @@ func unknownObject(object string) func(*Sim, *call) reply {
 // authenticate, rate limit, then answer; and lets faults intervene after counting.
 func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 	arrived := s.now()
+	client := clientName(r.Header.Get("User-Agent"))
 	c := &call{r: r, now: arrived, corr: newUUID(), route: s.match(r)}
 	w.Header().Set("X-HubSpot-Correlation-Id", c.corr)
 
@@ -118,12 +119,12 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		sleep(r.Context(), s.opts.Latency)
 		rep := unauthorized(c.corr, r.Header.Get("Authorization") != "")
-		s.meter.finish(c.route.key, rep.status, arrived)
+		s.meter.finish(c.route.key, client, rep.status, arrived)
 		s.write(w, rep)
 		return
 	}
 
-	adm := s.meter.admit(tok, c.route.search, c.route.key, arrived)
+	adm := s.meter.admit(tok, c.route.search, c.route.key, client, arrived)
 	delay := s.opts.Latency
 	if adm.fault != nil && adm.fault.Kind == FaultLatency {
 		delay += adm.fault.Latency
@@ -139,7 +140,7 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 		rep = s.faultReply(c, adm)
 	case adm.policy != policyNone:
 		rep = s.rateLimited(w, c, adm)
-		s.meter.tell(tok, adm)
+		s.meter.tell(tok, client, adm)
 	default:
 		rep = c.route.serve(s, c)
 	}
@@ -151,13 +152,13 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 			rep = reply{status: http.StatusOK, contentType: contentTypeJSON, body: malform(rep.body)}
 		case FaultReset:
 			// No status reaches the client, so the stats record 0.
-			s.meter.finish(c.route.key, 0, arrived)
+			s.meter.finish(c.route.key, client, 0, arrived)
 			reset(w, rep)
 			return
 		}
 	}
 	// Record before writing, so a client that has the response also sees it in Stats.
-	s.meter.finish(c.route.key, rep.status, arrived)
+	s.meter.finish(c.route.key, client, rep.status, arrived)
 	s.write(w, rep)
 }
 
@@ -318,4 +319,15 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// clientName is the product a User-Agent names ("crmsync/1.0 (x)" -> "crmsync"), so that
+// clients sharing a token can be told apart in the stats.
+func clientName(ua string) string {
+	name, _, _ := strings.Cut(strings.TrimSpace(ua), " ")
+	name, _, _ = strings.Cut(name, "/")
+	if name == "" {
+		return "unknown"
+	}
+	return name
 }

@@ -281,3 +281,37 @@ func TestAuthentication(t *testing.T) {
 	require.Equal(t, 5, st.Total)
 	require.Equal(t, 4, st.ByEndpoint["list contacts"][http.StatusUnauthorized])
 }
+
+func TestStatsSplitByClient(t *testing.T) {
+	t.Parallel()
+	h := setup(t, Options{Contacts: 5, TenSecondLimit: 3})
+	as := func(ua string) response {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.srv.URL+listPath, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		if ua != "" {
+			req.Header.Set("User-Agent", ua)
+		}
+		resp, err := h.client.Do(req)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		return response{status: resp.StatusCode, header: resp.Header}
+	}
+	require.Equal(t, http.StatusOK, as("crmsync/0.1 (+https://example.test)").status)
+	require.Equal(t, http.StatusOK, as("crmsync/0.1").status)
+	require.Equal(t, http.StatusOK, as("other-app/2").status)
+	// The window is full: the other app is told to wait, crmsync is not.
+	require.Equal(t, http.StatusTooManyRequests, as("other-app/2").status)
+	h.clock.Advance(time.Second)
+	// crmsync was never told, so its call is not early; other-app's retry is.
+	require.Equal(t, http.StatusTooManyRequests, as("crmsync/0.1").status)
+	require.Equal(t, http.StatusTooManyRequests, as("other-app/2").status)
+
+	st := h.sim.Stats()
+	require.Equal(t, map[string]ClientStats{
+		"crmsync":   {Calls: 3, RateLimited: 1, Early: 0},
+		"other-app": {Calls: 3, RateLimited: 2, Early: 1},
+	}, st.ByClient)
+	require.Equal(t, 2, st.Early, "per token, crmsync's call came while a wait was told too")
+}

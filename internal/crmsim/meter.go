@@ -73,6 +73,16 @@ type Stats struct {
 	Peak10s map[string]int `json:"peak10s"`
 	// PerSecond counts requests per clock second, ascending, for charts.
 	PerSecond []SecondCount `json:"perSecond"`
+	// ByClient splits the traffic by client (the User-Agent's product name, "crmsync" for
+	// crmsync), so that clients sharing a token are judged each on its own behaviour.
+	ByClient map[string]ClientStats `json:"byClient"`
+}
+
+// ClientStats is one client's share of the traffic.
+type ClientStats struct {
+	Calls       int `json:"calls"`
+	RateLimited int `json:"rateLimited"`
+	Early       int `json:"early"`
 }
 
 // SecondCount is the traffic in one clock second.
@@ -105,7 +115,11 @@ type meter struct {
 	day       int64
 	dayCount  int
 	told      [][numPolicies]time.Time // per token: instant the last 429 said to wait for
-	faults    []Fault
+	// toldClient is told per token and client: a client is early only against waits it
+	// was itself told, not against a 429 another client sharing the token received.
+	toldClient map[clientToken][numPolicies]time.Time
+	byClient   map[string]ClientStats
+	faults     []Fault
 
 	total, rateLimited, early int
 	byEndpoint                map[string]map[int]int
@@ -122,6 +136,8 @@ func newMeter(opts Options, start time.Time) *meter {
 		start:       start,
 		tokenWin:    make([][]time.Time, len(opts.Tokens)),
 		told:        make([][numPolicies]time.Time, len(opts.Tokens)),
+		toldClient:  map[clientToken][numPolicies]time.Time{},
+		byClient:    map[string]ClientStats{},
 	}
 	m.day = m.dayIndex(start)
 	m.resetStats()
@@ -133,6 +149,7 @@ func (m *meter) resetStats() {
 	m.byEndpoint = make(map[string]map[int]int)
 	m.peak = make([]int, len(m.tokenWin))
 	m.perSecond = make(map[int64]*SecondCount)
+	m.byClient = map[string]ClientStats{}
 }
 
 // dayIndex numbers the daily-limit periods.
@@ -195,7 +212,7 @@ func prune(win []time.Time, cutoff time.Time) []time.Time {
 // admit counts one authenticated request against every limit it is subject to (whatever
 // the outcome: rejected requests count too) and decides whether a limit or an injected
 // fault answers it.
-func (m *meter) admit(tok int, search bool, key string, now time.Time) admission {
+func (m *meter) admit(tok int, search bool, key, client string, now time.Time) admission {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var adm admission
@@ -207,6 +224,11 @@ func (m *meter) admit(tok int, search bool, key string, now time.Time) admission
 	}
 	if now.Before(told[policyDaily]) || now.Before(told[windowPolicy]) {
 		m.early++
+	}
+	if ct := m.toldClient[clientToken{tok, client}]; now.Before(ct[policyDaily]) || now.Before(ct[windowPolicy]) {
+		cs := m.byClient[client]
+		cs.Early++
+		m.byClient[client] = cs
 	}
 
 	m.rollDay(now)
@@ -270,7 +292,7 @@ func (m *meter) admit(tok int, search bool, key string, now time.Time) admission
 // tell records, as the 429 reaches the client, the wait it told: requests that arrive
 // from now until then are early. Requests already on their way when the 429 was decided
 // could not have known, and are not.
-func (m *meter) tell(tok int, adm admission) {
+func (m *meter) tell(tok int, client string, adm admission) {
 	if adm.policy == policyNone {
 		return
 	}
@@ -279,6 +301,17 @@ func (m *meter) tell(tok int, adm admission) {
 	if told := &m.told[tok]; adm.until.After(told[adm.policy]) {
 		told[adm.policy] = adm.until
 	}
+	key := clientToken{tok, client}
+	if ct := m.toldClient[key]; adm.until.After(ct[adm.policy]) {
+		ct[adm.policy] = adm.until
+		m.toldClient[key] = ct
+	}
+}
+
+// clientToken names one client's use of one token.
+type clientToken struct {
+	tok    int
+	client string
 }
 
 // takeFault pops one use of the first queued fault matching key.
@@ -307,10 +340,16 @@ func (m *meter) usage(now time.Time) (used, limit int, resetsAt time.Time) {
 }
 
 // finish records a request's outcome in the stats.
-func (m *meter) finish(key string, status int, arrived time.Time) {
+func (m *meter) finish(key, client string, status int, arrived time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.total++
+	cs := m.byClient[client]
+	cs.Calls++
+	if status == 429 {
+		cs.RateLimited++
+	}
+	m.byClient[client] = cs
 	byStatus := m.byEndpoint[key]
 	if byStatus == nil {
 		byStatus = make(map[int]int)
@@ -344,6 +383,7 @@ func (m *meter) stats() Stats {
 		ByEndpoint:  make(map[string]map[int]int, len(m.byEndpoint)),
 		Peak10s:     make(map[string]int, len(m.peak)),
 		PerSecond:   make([]SecondCount, 0, len(m.perSecond)),
+		ByClient:    maps.Clone(m.byClient),
 	}
 	for k, v := range m.byEndpoint {
 		st.ByEndpoint[k] = maps.Clone(v)

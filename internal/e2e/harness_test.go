@@ -198,7 +198,7 @@ func newHarness(t *testing.T, o options) *harness {
     credential_env: E2E_TOKEN
     objects: [%s]
     quota: {requests_per_10s: %d, daily: %d, search_per_second: %d}
-    delta: {interval: %s, lag: %s}
+    delta: {interval: %s, lag: %s, deletes_every: 0s}
     backfill: {lanes: %d}
 `, h.integration, h.simURL, objs, o.requestsPer10s, max(o.sim.DailyLimit, crmsim.DefaultDailyLimit), o.searchPerSec, o.deltaInterval, o.deltaLag, o.lanes)
 	require.NoError(t, os.WriteFile(h.cfgPath, []byte(doc), 0o644))

@@ -19,6 +19,8 @@ const (
 	StreamBackfill = "backfill"
 	// StreamDelta is the change feed of an object.
 	StreamDelta = "delta"
+	// StreamDeletes records the object's last walk of the CRM's deleted records.
+	StreamDeletes = "deletes"
 )
 
 // ErrCursorMoved means the stream's stored position is not the one a page was read from:
@@ -426,6 +428,17 @@ func raiseCursor(ctx context.Context, tx pgx.Tx, key StreamKey, c crm.Cursor, wr
 		WHERE integration = $1 AND object_type = $2 AND stream = $3
 		RETURNING `+streamColumns,
 		key.Integration, string(key.Object), key.Stream, next.ModifiedAt.UTC(), next.ID, written))
+}
+
+// MarkPassDone records that a stream's periodic pass (a walk of deleted records) finished
+// now, creating the stream's row if needed.
+func (s *Store) MarkPassDone(ctx context.Context, key StreamKey) error {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO sync_cursors (integration, object_type, stream, completed_at) VALUES ($1, $2, $3, now())
+		ON CONFLICT (integration, object_type, stream) DO UPDATE SET completed_at = now(), updated_at = now()`,
+		key.Integration, string(key.Object), key.Stream); err != nil {
+		return fmt.Errorf("marking %s done: %w", key, err)
+	}
+	return nil
 }
 
 // MarkCompleted records that a stream finished a run (a delta caught up) at now.
