@@ -32,19 +32,32 @@ func (a *Activities) window(in *Integration, kind string) store.Window {
 func (a *Activities) crmCall(ctx context.Context, in *Integration, kind, op string, send func(context.Context) (crm.RateLimit, error)) error {
 	w := a.window(in, kind)
 	res, err := a.store.Reserve(ctx, in.Credential, kind, w, a.now(), a.maxSlotWait)
+	for err == nil && res.Probing {
+		// The ledger's first call in this window is on its way; its answer says how much of
+		// the window others are using.
+		if err = sleepUntil(ctx, res.At, a.now); err == nil {
+			res, err = a.store.Reserve(ctx, in.Credential, kind, w, a.now(), a.maxSlotWait)
+		}
+	}
 	if err != nil {
 		return classify(ctx, op, err)
 	}
 	if !res.Granted {
-		wait := res.At.Sub(a.now())
-		why := "the quota window is full"
-		if res.Blocked != "" {
-			why = "the CRM asked us to wait (" + res.Blocked + ")"
-		}
-		return retryAfter(fmt.Sprintf("%s: %s; next slot in %s", op, why, wait.Round(time.Millisecond)), ErrTypeRateLimited, wait)
+		return a.notYet(op, res.At, res.Blocked)
 	}
 	if err := sleepUntil(ctx, res.At, a.now); err != nil {
+		a.release(ctx, in, kind, res.At)
 		return classify(ctx, op, err)
+	}
+	// A 429 may have arrived, for any worker, while this call waited for its slot.
+	until, why, err := a.store.BlockedUntil(ctx, in.Credential, kind)
+	if err != nil {
+		a.release(ctx, in, kind, res.At)
+		return classify(ctx, op, err)
+	}
+	if until.After(a.now()) {
+		a.release(ctx, in, kind, res.At)
+		return a.notYet(op, until, why)
 	}
 	rl, callErr := send(ctx)
 	a.learn(ctx, in, kind, res.At, a.now(), rl, callErr)
@@ -52,6 +65,24 @@ func (a *Activities) crmCall(ctx context.Context, in *Integration, kind, op stri
 		return classify(ctx, op, callErr)
 	}
 	return nil
+}
+
+// notYet is the retryable error of a call that may not be sent before `at`.
+func (a *Activities) notYet(op string, at time.Time, blocked string) error {
+	wait := at.Sub(a.now())
+	why := "the quota window is full"
+	if blocked != "" {
+		why = "the CRM asked us to wait (" + blocked + ")"
+	}
+	return retryAfter(fmt.Sprintf("%s: %s; next slot in %s", op, why, wait.Round(time.Millisecond)), ErrTypeRateLimited, wait)
+}
+
+// release gives back a reservation that will not be sent. Failing to is logged, not
+// returned: the ledger takes an unanswered reservation as answered after maxInFlight.
+func (a *Activities) release(ctx context.Context, in *Integration, kind string, slot time.Time) {
+	if err := a.store.Release(context.WithoutCancel(ctx), in.Credential, kind, slot); err != nil {
+		a.log.Warn("releasing an unsent call's slot", zap.String("integration", in.Config.ID), zap.Error(err))
+	}
 }
 
 // learn records what a call's response said about the quota: that it was answered (the
@@ -72,11 +103,14 @@ func (a *Activities) learn(ctx context.Context, in *Integration, kind string, sl
 		}
 		used = rl.Max - rl.Remaining
 	}
-	if added, err := a.store.Settle(ctx, in.Credential, kind, a.window(in, kind), slot, received, used); err != nil {
+	theirs, change, err := a.store.Settle(ctx, in.Credential, kind, a.window(in, kind), slot, received, used)
+	switch {
+	case err != nil:
 		log.Warn("recording quota usage", zap.Error(err))
-	} else if added > 0 {
-		log.Info("another consumer is using this credential's quota; slowing down", zap.Int("their_calls", added),
-			zap.Int("remaining", rl.Remaining))
+	case change > 0 && theirs == change:
+		log.Info("another consumer is using this credential's quota; leaving it its share", zap.Int("their_calls_in_window", theirs))
+	case change < 0 && theirs == 0:
+		log.Info("no other consumer is using this credential's quota any more; full speed")
 	}
 	if ae == nil || ae.Kind != crm.KindRateLimited {
 		return

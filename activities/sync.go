@@ -444,6 +444,36 @@ func (a *Activities) propertyNames(ctx context.Context, integ *Integration, obj 
 	return names, nil
 }
 
+// LastIDResult bounds a listing for splitting into id ranges.
+type LastIDResult struct {
+	// ID is the largest live id ("" when there is none).
+	ID string `json:"id"`
+	// Total is how many live records there are.
+	Total int `json:"total"`
+}
+
+// LastID reads the largest live id and the live record count (one search call), from which
+// a backfill splits the listing into id ranges of equal width.
+func (a *Activities) LastID(ctx context.Context, in StreamRef) (LastIDResult, error) {
+	integ, err := a.integration(in)
+	if err != nil {
+		return LastIDResult{}, err
+	}
+	seeker, ok := integ.Connector.(crm.Seeker)
+	if !ok {
+		return LastIDResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s: the %s connector cannot read a listing by id range", in, integ.Connector.Provider()), ErrTypeConfig, nil)
+	}
+	var res LastIDResult
+	err = a.crmCall(ctx, integ, ratelimit.KindSearch, "finding the last id of "+in.String(), func(ctx context.Context) (crm.RateLimit, error) {
+		var rl crm.RateLimit
+		var err error
+		res.ID, res.Total, rl, err = seeker.LastID(ctx, in.Object)
+		return rl, err
+	})
+	return res, err
+}
+
 // NthIDInput asks for the id n places after another in id order.
 type NthIDInput struct {
 	StreamRef
@@ -463,14 +493,15 @@ type NthIDResult struct {
 	MaxNth int `json:"max_nth"`
 }
 
-// NthID reads the id N places after After (one search call), from which a backfill picks
-// range boundaries that hold equal numbers of records, wherever the ids cluster.
+// NthID reads the id N places after After (one search call). Backfills planned by crmsync
+// before LastID picked their range boundaries by rank with it; it stays registered so that
+// such a backfill, still planning when the worker is upgraded, can finish its plan.
 func (a *Activities) NthID(ctx context.Context, in NthIDInput) (NthIDResult, error) {
 	integ, err := a.integration(in.StreamRef)
 	if err != nil {
 		return NthIDResult{}, err
 	}
-	seeker, ok := integ.Connector.(crm.Seeker)
+	seeker, ok := integ.Connector.(crm.RankSeeker)
 	if !ok {
 		return NthIDResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s: the %s connector cannot find ids by rank", in.StreamRef, integ.Connector.Provider()), ErrTypeConfig, nil)

@@ -47,6 +47,9 @@ type BackfillState struct {
 	// ArchivedAfter is the next archived page's token.
 	ArchivedAfter string   `json:"archived_after"`
 	Progress      Progress `json:"progress"`
+
+	// minSplit is this run's minSplitRecords (runs that started on older code split less).
+	minSplit float64
 }
 
 // Range is one id range of the listing, [Lo, Hi) ("" = the start or the end), read by one
@@ -76,12 +79,6 @@ type BackfillResult struct {
 // page must start where the range does, or the backfill stops with a clear error.
 const votesToSeek = 1
 
-// coarseRanges is how many ranges the planner finds by rank before lanes split them
-// further by their measured density: rank lookups go through the CRM's search, which is
-// slow (HubSpot: 5 a second), and a rolling window rewards a fast start (every later
-// window replays the first one's pace).
-const coarseRanges = 6
-
 // minRangeRecords is the fewest records (estimated) a range is made for, when the listing
 // is planned and when a lane out of work splits the range with the most left: every range
 // boundary costs about one extra page, so ranges of twenty pages or more keep that under
@@ -89,9 +86,15 @@ const coarseRanges = 6
 const minRangeRecords = 2000
 
 // minSplitRecords is the fewest records (estimated from the range's own density) each piece
-// of a split range should hold: twenty pages, so that a boundary's extra page stays a
-// twentieth of what it lets another lane read in parallel.
-const minSplitRecords = 2000
+// of a split range should hold: five pages. A boundary's extra page is then a fifth of what
+// it lets another lane read in parallel, which pays near the end of a backfill, where the
+// last window's calls would otherwise wait on a few long chains (measured at 190 per 10 s
+// and 200 ms a call: 2,000 left 1.14x the window limit, 500 1.11x).
+const minSplitRecords = 500
+
+// versionFivePageSplits marks runs that split ranges down to minSplitRecords; runs that
+// started on older code split at 2,000 records.
+const versionFivePageSplits = "five-page-splits"
 
 // Backfill lists every record of one object (live, then archived) into PostgreSQL. A page
 // is one activity whose position is committed with its records, so a crash re-reads at
@@ -194,6 +197,10 @@ func continueBackfill(ctx workflow.Context, in BackfillInput, st *BackfillState)
 // run's history is full: every lane has finished its page in flight and the state holds
 // every range's position, ready to continue as new.
 func readRanges(ctx workflow.Context, ref activities.StreamRef, st *BackfillState) (full bool, err error) {
+	st.minSplit = minSplitRecords
+	if workflow.GetVersion(ctx, versionFivePageSplits, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		st.minSplit = 2000
+	}
 	api := apiContext(ctx, APITaskQueue(ref.Integration))
 	search := apiContext(ctx, SearchTaskQueue(ref.Integration))
 	var (
@@ -313,86 +320,59 @@ func readPage(ctx, api workflow.Context, ref activities.StreamRef, st *BackfillS
 	return nil
 }
 
-// planRanges splits the listing into up to coarseRanges ranges holding equal numbers of
-// records (none under minRangeRecords): it counts the live ids, then finds the id at each
-// boundary's rank (one search call per step of at most the connector's MaxNth) and splits
-// the open last range there at once, so lanes start on the new range while the next
-// boundary is looked up. Finally it finds the last id, which bounds the open-ended last
-// range for splitting. A split is stored by the new range's first page, together with the
-// old range's new end, so a crash can never leave ids that no range covers.
+// versionPlanByLastID marks backfills planned from one LastID call rather than by rank
+// (planRangesByRank).
+const versionPlanByLastID = "plan-by-last-id"
+
+// planRanges splits the listing into up to st.Lanes ranges of equal id width (none holding
+// fewer than minRangeRecords on average) as soon as the first chain has recognised the
+// token format, so that every lane has work within a couple of round trips: a rolling
+// window rewards a fast start, because every later window replays the first one's pace.
+// One search call finds the largest id and the record count. Ids that cluster make some
+// ranges longer than others; lanes that run out of work split those by their measured
+// density (pickRange). A split is stored by the new ranges' first pages, together with
+// the old range's new end, so a crash can never leave ids that no range covers.
 func planRanges(ctx, search workflow.Context, ref activities.StreamRef, st *BackfillState, stop *bool, failure *error) error {
-	nth := func(after string, n int) (activities.NthIDResult, error) {
-		var res activities.NthIDResult
-		err := workflow.ExecuteActivity(search, a.NthID, activities.NthIDInput{StreamRef: ref, After: after, N: n}).Get(ctx, &res)
-		return res, err
+	if workflow.GetVersion(ctx, versionPlanByLastID, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return planRangesByRank(ctx, search, ref, st, stop, failure)
 	}
-	head, err := nth("", 0)
-	if err != nil {
+	var last activities.LastIDResult
+	if err := workflow.ExecuteActivity(search, a.LastID, ref).Get(ctx, &last); err != nil {
 		return err
 	}
-	ranges := min(st.Lanes, coarseRanges, head.Total/minRangeRecords)
-	if ranges < 2 || head.MaxNth < 1 {
-		workflow.GetLogger(ctx).Info("the listing is read as one chain", "records", head.Total)
+	ranges := min(st.Lanes, last.Total/minRangeRecords)
+	if ranges < 2 || last.ID == "" {
+		workflow.GetLogger(ctx).Info("the listing is read as one chain", "records", last.Total)
 		return nil
 	}
-	cur, curRank := "", -1
-	// find returns the id at a rank from the start, hopping from the last id found.
-	find := func(rank int) (string, error) {
-		for rank-curRank > head.MaxNth {
-			r, err := nth(cur, head.MaxNth-1)
-			if err != nil || r.ID == "" {
-				return "", err
-			}
-			cur, curRank = r.ID, curRank+head.MaxNth
-		}
-		r, err := nth(cur, rank-curRank-1)
-		if err != nil || r.ID == "" {
-			return "", err
-		}
-		cur, curRank = r.ID, rank
-		return r.ID, nil
+	st.MaxID = last.ID
+	// Seeking needs the token format; the first chain learns it from its second page.
+	if err := workflow.Await(ctx, func() bool {
+		return *stop || *failure != nil || st.Codec != "" || st.Unseekable || st.Ranges[0].Done
+	}); err != nil {
+		return err
 	}
-	step := head.Total / ranges
-	for k := 1; k < ranges && !*stop && *failure == nil; k++ {
-		lo, err := find(k * step)
-		if err != nil || lo == "" {
-			return err
-		}
-		// Seeking needs the token format; the first chain learns it from its second page.
-		if err := workflow.Await(ctx, func() bool {
-			return *stop || *failure != nil || st.Codec != "" || st.Unseekable || st.Ranges[0].Done
-		}); err != nil {
-			return err
-		}
-		if st.Codec == "" {
-			return nil
-		}
-		if err := splitOpenRange(ctx, ref, st, lo); err != nil {
-			return err
-		}
+	if st.Codec == "" || *stop || *failure != nil {
+		return nil
 	}
-	// The last id bounds the open-ended last range, so that it can be split like the others.
-	for last := head.Total - 1; last > curRank && !*stop && *failure == nil; {
-		id, err := find(min(last, curRank+head.MaxNth))
-		if err != nil || id == "" {
-			return err
-		}
-		st.MaxID = id
-	}
-	return nil
-}
-
-// splitOpenRange ends the open-ended last range at lo and adds the range from lo on,
-// unless that range has already read past lo.
-func splitOpenRange(ctx workflow.Context, ref activities.StreamRef, st *BackfillState, lo string) error {
 	for i, r := range st.Ranges {
-		if r.Hi != "" || r.Done || r.splitting || crm.CompareIDs(lo, r.Lo) <= 0 {
+		if r.Hi != "" || r.Done || r.splitting {
 			continue
 		}
-		if r.LastID != "" && crm.CompareIDs(r.LastID, lo) >= 0 {
+		from, err1 := strconv.ParseUint(r.LastID, 10, 64)
+		end, err2 := strconv.ParseUint(st.MaxID, 10, 64)
+		if err1 != nil || err2 != nil || end <= from {
 			return nil
 		}
-		_, err := splitRange(ctx, ref, st, i, []string{lo})
+		width := (end - from) / uint64(ranges)
+		if width == 0 {
+			return nil
+		}
+		los := make([]string, 0, ranges-1)
+		for k := 1; k < ranges; k++ {
+			los = append(los, strconv.FormatUint(from+1+uint64(k)*width, 10))
+		}
+		_, err := splitRange(ctx, ref, st, i, los)
 		return err
 	}
 	return nil
@@ -447,7 +427,7 @@ func splittable(st *BackfillState) (best int, total float64) {
 			continue
 		}
 		total += left
-		if left >= 2*minSplitRecords && left > bestLeft {
+		if left >= 2*st.minSplit && left > bestLeft {
 			best, bestLeft = i, left
 		}
 	}
@@ -473,7 +453,7 @@ func pickRange(ctx workflow.Context, ref activities.StreamRef, st *BackfillState
 	left, _ := recordsLeft(r, st.MaxID)
 	// The old range keeps the first piece; the others go to this lane and the idle ones.
 	share := int(math.Ceil(float64(st.Lanes) * left / total))
-	pieces := min(idle+2, max(share, 2), int(left/minSplitRecords))
+	pieces := min(idle+2, max(share, 2), int(left/st.minSplit))
 	if pieces < 2 {
 		return -1, nil
 	}

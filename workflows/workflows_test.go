@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sort"
 	"strconv"
 	"sync"
 	"testing"
@@ -151,57 +152,61 @@ func TestBackfillContinuedRunSkipsBegin(t *testing.T) {
 	require.Equal(t, int64(70005), res.Fetched)
 }
 
-// listing is a fake CRM listing of ids 1..n, 100 a page, whose tokens encode ids ("t<id>"),
-// for driving the backfill's lanes through mocked activities.
+// listing is a fake CRM listing of the given ids (ascending), 100 a page, whose tokens
+// encode ids ("t<id>"), for driving the backfill's lanes through mocked activities.
 type listing struct {
-	n      int
+	ids    []int
 	mu     sync.Mutex
 	reads  map[int]int // id -> times read
 	pages  int
-	plans  int
+	lasts  int
 	splits int
 	seekOK bool
-	maxNth int
+}
+
+// denseIDs is 1..n.
+func denseIDs(n int) []int {
+	ids := make([]int, n)
+	for i := range ids {
+		ids[i] = i + 1
+	}
+	return ids
 }
 
 func (l *listing) page(_ context.Context, in activities.BackfillPageInput) (activities.BackfillPageResult, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.pages++
-	start := 1
-	switch {
-	case in.Position != "":
+	start := 0
+	if in.Position != "" {
 		_, _ = fmt.Sscanf(in.Position, "t%d", &start)
 	}
-	end := min(start+99, l.n)
-	for id := start; id <= end; id++ {
+	from := sort.SearchInts(l.ids, start)
+	to := min(from+100, len(l.ids))
+	if from == to {
+		return activities.BackfillPageResult{Done: true}, nil
+	}
+	for _, id := range l.ids[from:to] {
 		l.reads[id]++
 	}
-	res := activities.BackfillPageResult{PageResult: page(end-start+1, end-start+1), FirstID: strconv.Itoa(start), LastID: strconv.Itoa(end)}
-	if end < l.n {
-		res.Next = "t" + strconv.Itoa(end+1)
+	first, last := l.ids[from], l.ids[to-1]
+	res := activities.BackfillPageResult{PageResult: page(to-from, to-from), FirstID: strconv.Itoa(first), LastID: strconv.Itoa(last)}
+	if to < len(l.ids) {
+		res.Next = "t" + strconv.Itoa(last+1)
 	}
 	hi, _ := strconv.Atoi(in.Hi)
-	res.Done = res.Next == "" || (in.Hi != "" && end >= hi)
+	res.Done = res.Next == "" || (in.Hi != "" && last+1 >= hi)
 	if in.Position != "" && in.PrevLastID != "" && l.seekOK {
 		res.Codec = "t"
 	}
 	return res, nil
 }
 
-func (l *listing) nth(_ context.Context, in activities.NthIDInput) (activities.NthIDResult, error) {
+func (l *listing) last(_ context.Context, _ activities.StreamRef) (activities.LastIDResult, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.plans++
-	after, _ := strconv.Atoi(in.After)
-	res := activities.NthIDResult{Total: l.n - after, MaxNth: l.maxNth}
-	if in.N >= l.maxNth {
-		return res, fmt.Errorf("n %d beyond %d", in.N, l.maxNth)
-	}
-	if id := after + 1 + in.N; id <= l.n {
-		res.ID = strconv.Itoa(id)
-	}
-	return res, nil
+	l.lasts++
+	return activities.LastIDResult{ID: strconv.Itoa(l.ids[len(l.ids)-1]), Total: len(l.ids)}, nil
 }
 
 func (l *listing) split(_ context.Context, in activities.SplitRangeInput) (activities.SplitRangeResult, error) {
@@ -222,7 +227,7 @@ func runListing(t *testing.T, l *listing, lanes int) BackfillResult {
 	env.OnActivity(a.BeginBackfill, mock.Anything, mock.Anything).Return(oneRange(lanes), nil).Once()
 	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil).Once()
 	env.OnActivity(a.BackfillPage, mock.Anything, mock.Anything).Return(l.page)
-	env.OnActivity(a.NthID, mock.Anything, mock.Anything).Return(l.nth).Maybe()
+	env.OnActivity(a.LastID, mock.Anything, mock.Anything).Return(l.last).Maybe()
 	env.OnActivity(a.SplitRange, mock.Anything, mock.Anything).Return(l.split).Maybe()
 	env.OnActivity(a.ArchivedPage, mock.Anything, mock.Anything).Return(activities.ArchivedPageResult{}, nil).Once()
 	env.OnActivity(a.FinishBackfill, mock.Anything, ref).Return(nil).Once()
@@ -230,7 +235,7 @@ func runListing(t *testing.T, l *listing, lanes int) BackfillResult {
 	require.NoError(t, env.GetWorkflowError())
 	var res BackfillResult
 	require.NoError(t, env.GetWorkflowResult(&res))
-	for id := 1; id <= l.n; id++ {
+	for _, id := range l.ids {
 		require.Positive(t, l.reads[id], "id %d was never read", id)
 	}
 	return res
@@ -238,21 +243,37 @@ func runListing(t *testing.T, l *listing, lanes int) BackfillResult {
 
 func TestBackfillSplitsARecognisedListingIntoRangesAndCoversEveryID(t *testing.T) {
 	t.Parallel()
-	// Boundaries more than maxNth ids apart are found in several steps; lanes beyond the
-	// planned ranges split ranges by their density.
-	l := &listing{n: 30_000, seekOK: true, maxNth: 1000}
+	l := &listing{ids: denseIDs(30_000), seekOK: true}
 	res := runListing(t, l, 12)
-	require.Greater(t, res.Ranges, coarseRanges, "the planned ranges, and splits by free lanes")
+	require.Equal(t, 1, l.lasts, "one search call bounds the listing")
+	require.GreaterOrEqual(t, res.Ranges, 12, "a range per lane from the start")
 	require.Equal(t, res.Ranges-1, l.splits, "every range but the first starts with a split")
 	require.Equal(t, res.Ranges, res.RangesDone)
 	// Each range boundary costs at most a page.
 	require.LessOrEqual(t, l.pages, 300+res.Ranges, "pages read: %d for a 300-page listing", l.pages)
-	t.Logf("30,000 ids in %d pages (minimum 300) over %d ranges, %d rank lookups", l.pages, res.Ranges, l.plans)
+	t.Logf("30,000 ids in %d pages (minimum 300) over %d ranges", l.pages, res.Ranges)
+}
+
+func TestBackfillOfClusteredIDsIsRebalancedByDensity(t *testing.T) {
+	t.Parallel()
+	// Half the ids are packed at the start of the id space, half spread thin over the
+	// rest: equal-width ranges are unequal in work, and lanes out of work split the dense
+	// one by what it has read so far.
+	ids := denseIDs(10_000)
+	for i := range 10_000 {
+		ids = append(ids, 20_000+i*50)
+	}
+	l := &listing{ids: ids, seekOK: true}
+	res := runListing(t, l, 8)
+	require.Greater(t, res.Ranges, 8, "the dense range was split again")
+	require.Equal(t, res.Ranges, res.RangesDone)
+	require.LessOrEqual(t, l.pages, 200+res.Ranges, "pages read: %d for a 200-page listing", l.pages)
+	t.Logf("20,000 clustered ids in %d pages (minimum 200) over %d ranges", l.pages, res.Ranges)
 }
 
 func TestBackfillOfAnUnrecognisedListingIsOneChain(t *testing.T) {
 	t.Parallel()
-	l := &listing{n: 2_000, seekOK: false, maxNth: 10_000}
+	l := &listing{ids: denseIDs(2_000), seekOK: false}
 	res := runListing(t, l, 6)
 	require.Equal(t, 1, res.Ranges, "tokens it cannot place are never used to seek")
 	require.Equal(t, 20, l.pages, "a single chain reads the minimum")

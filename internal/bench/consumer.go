@@ -80,6 +80,8 @@ func (c *consumer) call(ctx context.Context) {
 		return
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
+	// Its own name, so the simulator counts it apart from crmsync.
+	req.Header.Set("User-Agent", "bench-consumer/1")
 	resp, err := c.client.Do(req)
 	if err != nil {
 		c.failed.Add(1)

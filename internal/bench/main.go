@@ -20,8 +20,10 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // options are the command-line flags.
@@ -29,6 +31,9 @@ type options struct {
 	scenarios []string
 	records   int
 	outDir    string
+	// quotas and latencies are the backfill grid's rows (scenarios a and b).
+	quotas    []int
+	latencies []time.Duration
 }
 
 // quickRecords is the backfill size of --quick, a smoke run of a few minutes.
@@ -104,10 +109,14 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 		opts      options
 		scenarios string
 		quick     bool
+		quotas    = "100,190"
+		latencies = "0s,200ms"
 	)
 	fs.StringVar(&scenarios, "scenarios", strings.Join(scenarioNames(), ","), "comma-separated scenarios to run")
 	fs.IntVar(&opts.records, "records", 50000, "contacts in the backfill scenarios")
 	fs.BoolVar(&quick, "quick", false, fmt.Sprintf("smoke run: %d records", quickRecords))
+	fs.StringVar(&quotas, "quotas", quotas, "comma-separated quotas (calls per 10 s) of the backfill grid")
+	fs.StringVar(&latencies, "latencies", latencies, "comma-separated CRM latencies of the backfill grid")
 	fs.StringVar(&opts.outDir, "out", ".bench", "directory for results.jsonl, worker logs and per-second series")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -120,6 +129,20 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	}
 	if opts.records <= 0 {
 		return options{}, fmt.Errorf("--records must be positive, got %d", opts.records)
+	}
+	for q := range strings.SplitSeq(quotas, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(q))
+		if err != nil || n < 2 {
+			return options{}, fmt.Errorf("--quotas: %q is not a quota of at least 2 calls per 10 s", q)
+		}
+		opts.quotas = append(opts.quotas, n)
+	}
+	for l := range strings.SplitSeq(latencies, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(l))
+		if err != nil || d < 0 {
+			return options{}, fmt.Errorf("--latencies: %q is not a duration like 200ms", l)
+		}
+		opts.latencies = append(opts.latencies, d)
 	}
 	for s := range strings.SplitSeq(scenarios, ",") {
 		if s = strings.TrimSpace(s); s != "" && !slices.Contains(opts.scenarios, s) {

@@ -93,7 +93,7 @@ func TestRatioFormats(t *testing.T) {
 	require.Equal(t, "-", ratio(math.Inf(1)).String())
 }
 
-func TestTrafficOfRemovesTheOtherConsumer(t *testing.T) {
+func TestTrafficOfIsCrmsyncsOwn(t *testing.T) {
 	t.Parallel()
 	st := crmsim.Stats{
 		Total:       700,
@@ -101,11 +101,15 @@ func TestTrafficOfRemovesTheOtherConsumer(t *testing.T) {
 		Early:       3,
 		ByEndpoint:  map[string]map[int]int{"list contacts": {200: 450, 429: 10}, "list companies": {200: 210, 429: 30}},
 		Peak10s:     map[string]int{"token#1": 101},
+		ByClient: map[string]crmsim.ClientStats{
+			"crmsync":        {Calls: 460, RateLimited: 10, Early: 0},
+			"bench-consumer": {Calls: 240, RateLimited: 30, Early: 3},
+		},
 	}
-	got := trafficOf(st, consumerCounts{Calls: 240, RateLimited: 30})
+	got := trafficOf(st)
 	require.Equal(t, 460, got.calls)
 	require.Equal(t, 10, got.rateLimited)
-	require.Equal(t, 3, got.early)
+	require.Zero(t, got.early, "the other consumer's early calls are its own")
 	require.Equal(t, 101, got.peak)
 	require.Equal(t, map[string]int{"list contacts": 460, "list companies": 240}, got.byEndpoint)
 }

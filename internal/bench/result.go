@@ -43,8 +43,7 @@ type result struct {
 	Utilisation     ratio   `json:"utilisation"`
 	// RateLimited are crmsync's 429s.
 	RateLimited int `json:"rate_limited"`
-	// Early counts calls made before a told wait had passed. The simulator counts them per
-	// token, not per client: with another consumer on the token, its calls are included.
+	// Early counts crmsync's calls made before a wait crmsync was told had passed.
 	Early int `json:"early"`
 	// Peak10s is the most calls the token had in any rolling 10 s window, from every client
 	// of the token: what the CRM holds against the quota.
@@ -93,14 +92,19 @@ type traffic struct {
 	byEndpoint                      map[string]int
 }
 
-// trafficOf takes crmsync's traffic from the simulator's stats by removing what the other
-// consumer of the token (if any) counted itself. Early calls and the peak window cannot
-// be told apart per client and are the token's.
-func trafficOf(st crmsim.Stats, other consumerCounts) traffic {
+// crmsyncClient is the name crmsync's requests carry (their User-Agent product), which the
+// simulator splits its counters by.
+const crmsyncClient = "crmsync"
+
+// trafficOf takes crmsync's traffic from the simulator's per-client counters, so another
+// consumer of the token is not held against crmsync; the peak window is the token's, from
+// every client, because that is what the CRM holds against the quota.
+func trafficOf(st crmsim.Stats) traffic {
+	own := st.ByClient[crmsyncClient]
 	t := traffic{
-		calls:       st.Total - other.Calls,
-		rateLimited: st.RateLimited - other.RateLimited,
-		early:       st.Early,
+		calls:       own.Calls,
+		rateLimited: own.RateLimited,
+		early:       own.Early,
 		byEndpoint:  endpointCalls(st),
 	}
 	for _, p := range st.Peak10s {

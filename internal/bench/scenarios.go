@@ -20,6 +20,9 @@ const (
 	searchPerSecond = 5
 	// dailyLimit is far above anything a run uses, so only the 10 s window binds.
 	dailyLimit = 10_000_000
+	// consumerWarmUp is how long the other consumer runs alone before the sync starts: one
+	// window, so that it is at its steady share.
+	consumerWarmUp = 10 * time.Second
 	// runTimeout bounds a whole run: setup, syncs and measurement.
 	runTimeout = backfillTimeout + 5*time.Minute
 )
@@ -85,12 +88,12 @@ type backfillParams struct {
 	otherShare float64
 }
 
-// backfillGrid runs the four backfill rows: quota 100 and 190 per 10 s, each without and
-// with 200 ms of CRM latency.
+// backfillGrid runs the backfill rows: each quota (default 100 and 190 per 10 s) at each
+// CRM latency (default none and 200 ms).
 func (b *bench) backfillGrid(ctx context.Context, name string, workers int, otherShare float64) []result {
 	var out []result
-	for _, quota := range []int{100, 190} {
-		for _, lat := range []time.Duration{0, 200 * time.Millisecond} {
+	for _, quota := range b.opts.quotas {
+		for _, lat := range b.opts.latencies {
 			if ctx.Err() != nil {
 				return out
 			}
@@ -118,7 +121,15 @@ func (b *bench) runBackfill(ctx context.Context, p backfillParams) result {
 		r.sim.ResetStats()
 		var other *consumer
 		if p.otherShare > 0 {
+			// The other consumer is already at its pace when the sync starts: crmsync learns
+			// its share from the CRM's headers on its first call.
 			other = startConsumer(r.simURL, r.token, consumerInterval(p.quota, p.otherShare))
+			select {
+			case <-ctx.Done():
+				other.finish()
+				return ctx.Err()
+			case <-time.After(consumerWarmUp):
+			}
 		}
 		elapsed, err := r.backfill(ctx, b.client, crm.Contacts)
 		var otherCounts consumerCounts
@@ -134,7 +145,7 @@ func (b *bench) runBackfill(ctx context.Context, p backfillParams) result {
 		if err != nil {
 			return err
 		}
-		res.record(trafficOf(st, otherCounts), records, elapsed)
+		res.record(trafficOf(st), records, elapsed)
 		return writePerSecond(b.opts.outDir, spec.run, st.PerSecond)
 	})
 	if err != nil {
@@ -177,7 +188,7 @@ func (b *bench) runIdleDelta(ctx context.Context) result {
 		if err != nil {
 			return err
 		}
-		res.record(trafficOf(st, consumerCounts{}), records, elapsed)
+		res.record(trafficOf(st), records, elapsed)
 
 		b.progress("%s: backfill done; waiting %s for the delta lag window to pass", spec.run, idleDeltaLag+time.Second)
 		if err := sleep(ctx, idleDeltaLag+time.Second); err != nil {

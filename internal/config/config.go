@@ -91,8 +91,8 @@ type Backfill struct {
 	Lanes int `yaml:"lanes"`
 }
 
-// LanesFor is the number of lanes a backfill uses: the configured number, or one per eight
-// calls of the window's allowance (up to 32). A rolling window lets its whole allowance go
+// LanesFor is the number of lanes a backfill uses: the configured number, or one per four
+// calls of the window's allowance (up to 64). A rolling window lets its whole allowance go
 // at once; with a CRM a few hundred milliseconds away, that many lanes send a window's
 // calls within a few seconds, so the backfill keeps pace with the window, not with the
 // round trip.
@@ -100,7 +100,7 @@ func (in *Integration) LanesFor() int {
 	if in.Backfill.Lanes > 0 {
 		return in.Backfill.Lanes
 	}
-	return min(32, max(1, (in.Quota.RequestsPer10s+7)/8))
+	return min(64, max(1, (in.Quota.RequestsPer10s+3)/4))
 }
 
 // Duration is a time.Duration written as "90s", "5m" or "1h30m".

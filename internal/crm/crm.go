@@ -260,6 +260,14 @@ type Seeker interface {
 	// SeekToken makes a token, in a recognised format, for a listing that returns every
 	// record with an id at or above lo (it may also return the record just before lo).
 	SeekToken(codec, lo string) (string, error)
+	// LastID reads, with one call, the largest live id and how many live records there are:
+	// the bounds a backfill splits into id ranges. The id is "" when there are none.
+	LastID(ctx context.Context, obj Object) (id string, total int, rl RateLimit, err error)
+}
+
+// RankSeeker finds ids by rank. Backfills planned before LastID existed split their listing
+// at ids found this way; it is kept for them.
+type RankSeeker interface {
 	// NthID reads, with one call, the id that comes n places after `after` in id order among
 	// live records (n = 0: the first id after it; "" after: from the start) and how many ids
 	// come after `after` in all. n is below MaxNth. The id is "" when fewer than n+1 follow.

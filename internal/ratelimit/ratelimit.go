@@ -36,7 +36,7 @@ type Rates struct {
 // low enough never to exceed the window on its own (MaxRate) wastes a tenth of the quota.
 // So the exact window is the ledger's job (Windows), and the server's limit is a fleet-wide
 // backstop: no bug in a worker can dispatch more than this multiple of the quota.
-const DispatchHeadroom = 4
+const DispatchHeadroom = 10
 
 // ForQuota derives the queues' rates from a quota: DispatchHeadroom times its average.
 func ForQuota(q config.Quota) Rates {
@@ -49,7 +49,7 @@ func ForQuota(q config.Quota) Rates {
 // ten-second window is kept in hand all the same, and a small margin covers the CRM's
 // rounding of its window's edges.
 func Windows(q config.Quota) (window, search store.Window) {
-	window = store.Window{Calls: max(1, q.RequestsPer10s-1), Period: 10 * time.Second, Margin: 20 * time.Millisecond}
+	window = store.Window{Calls: max(1, q.RequestsPer10s-1), Period: 10 * time.Second, Margin: 20 * time.Millisecond, Learns: true}
 	search = store.Window{Calls: q.SearchPerSecond, Period: time.Second, Margin: 20 * time.Millisecond}
 	return window, search
 }

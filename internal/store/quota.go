@@ -16,7 +16,22 @@ type Window struct {
 	Calls  int
 	Period time.Duration
 	Margin time.Duration
+	// Learns says the CRM reports its count of the window in every response (HubSpot's
+	// X-HubSpot-RateLimit-Remaining). A ledger that knows nothing of the current window then
+	// sends one call alone and learns from its answer how much of the window other consumers
+	// are using, before sending the rest.
+	Learns bool
 }
+
+// othersSlack: one call in every othersSlack of another consumer's is left spare as well.
+const othersSlack = 10
+
+// maxTime is later than any call.
+var maxTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// probePoll is how often a call held back while a cold ledger's first call is on its way
+// asks again.
+const probePoll = 20 * time.Millisecond
 
 // span is the period the ledger enforces.
 func (w Window) span() time.Duration { return w.Period + w.Margin }
@@ -39,6 +54,9 @@ type Reservation struct {
 	Granted bool
 	// Blocked says why, when the wait comes from a told wait (a 429).
 	Blocked string
+	// Probing is set, with Granted false, when the ledger knows nothing of the window and
+	// its first call is on its way: come back at At, a moment later, for its answer.
+	Probing bool
 }
 
 type ledgerRow struct {
@@ -104,7 +122,7 @@ func insertSorted(ts []time.Time, t time.Time) []time.Time {
 
 // NextSlot is the earliest send time at or after now that keeps every window within the
 // allowance. Answered calls (ours, at their answer's time) and other consumers' calls
-// (others) count where they are; calls still in flight (pending) can reach the CRM at any
+// (others, plus a tenth of them spare) count where they are; calls still in flight (pending) can reach the CRM at any
 // moment until answered, so each counts in every window from now on. Reservations only move
 // forward, so the window ending at the new slot is the only one that can overflow: the slot
 // must come at least one span after the counted call that sits (Calls - in flight) places
@@ -125,13 +143,34 @@ func NextSlot(pending, ours, others []time.Time, w Window, now time.Time, blocke
 		// the caller cannot know; the earliest a slot can open is one span after now.
 		return at.Add(w.span())
 	}
-	all := make([]time.Time, 0, len(ours)+len(others))
+	all := make([]time.Time, 0, len(ours)+len(others)+len(others)/othersSlack+1)
 	all = append(all, ours...)
 	all = append(all, others...)
+	if n := len(others); n > 0 {
+		// Their pace is only known from the past: leave a share of theirs spare for their
+		// jitter, so that a call of theirs a little early does not tip the window over.
+		for range (n + othersSlack - 1) / othersSlack {
+			all = append(all, others[n-1])
+		}
+	}
 	slices.SortFunc(all, time.Time.Compare)
 	if len(all) >= room {
 		if free := all[len(all)-room].Add(w.span()); free.After(at) {
 			at = free
+		}
+	}
+	if share := w.Calls - (len(all) - len(ours)); len(others) > 0 && share > 0 {
+		// With another consumer on the credential, our share is spread evenly over the
+		// window rather than sent in bursts: each answer then reads the CRM's count with
+		// few of our calls in flight, which is what tells their share from ours.
+		last := time.Time{}
+		if n := len(pending); n > 0 {
+			last = pending[n-1]
+		} else if n := len(ours); n > 0 {
+			last = ours[n-1]
+		}
+		if paced := last.Add(w.span() / time.Duration(share)); !last.IsZero() && paced.After(at) {
+			at = paced
 		}
 	}
 	return at
@@ -154,6 +193,10 @@ func (s *Store) Reserve(ctx context.Context, credential, kind string, w Window, 
 		if blocked.After(now) && !res.At.After(blocked) {
 			res.Blocked = row.blockedWhy
 		}
+		if w.Learns && len(row.ours) == 0 && len(row.others) == 0 && len(row.pending) > 0 && res.Blocked == "" {
+			res.At, res.Probing = now.Add(probePoll), true
+			return nil
+		}
 		if res.At.Sub(now) > maxWait {
 			return nil
 		}
@@ -173,13 +216,18 @@ func (s *Store) Reserve(ctx context.Context, credential, kind string, w Window, 
 // have been counted: the call a window later is then never squeezed into its window.
 //
 // `used` (-1 when unknown) is how many calls the CRM counted in its window (Max -
-// Remaining). Calls beyond ours and the others already known were made by someone else on
-// the same credential; they are recorded at `slot`, so the ledger slows this fleet down
-// before the CRM has to, and speeds it up again once they age out of the window. Every call
-// of ours sent before the response arrived counts as ours, because in a burst a call sent
-// after this one can reach the CRM first: that can hide another consumer while many of our
-// calls are in flight, but it never mistakes our own burst for someone else's.
-func (s *Store) Settle(ctx context.Context, credential, kind string, w Window, slot, received time.Time, used int) (added int, err error) {
+// Remaining). Those beyond ours were made by someone else on the same credential. The
+// newest such reading replaces the last one, kept as that many calls at `slot`: while the
+// other consumer keeps its pace every answer renews it, so this fleet leaves its share
+// free before the CRM has to say so, and when it slows down or stops the readings fall
+// and this fleet speeds up again. Every call of ours sent before the response arrived
+// counts as ours, because in a burst a call sent after this one can reach the CRM first:
+// that can hide another consumer while many of our calls are in flight, but it never
+// mistakes our own burst for someone else's. Answered calls of ours count whenever they
+// were answered, for the same reason. It returns the change in the other
+// consumers' calls the reading made: the other consumers' calls now known in the window and
+// the change from the previous reading.
+func (s *Store) Settle(ctx context.Context, credential, kind string, w Window, slot, received time.Time, used int) (theirs, change int, err error) {
 	slot, received = stamp(slot), stamp(received)
 	err = s.withLedger(ctx, credential, kind, func(row *ledgerRow) error {
 		if i := slices.IndexFunc(row.pending, func(t time.Time) bool { return t.Equal(slot) }); i >= 0 {
@@ -187,8 +235,12 @@ func (s *Store) Settle(ctx context.Context, credential, kind string, w Window, s
 			row.ours = insertSorted(row.ours, received)
 		}
 		row.tidy(slot, w)
+		theirs = len(row.others)
 		if used < 0 {
 			return nil
+		}
+		if theirs > 0 && slot.Before(row.others[theirs-1]) {
+			return nil // an older reading than the one kept
 		}
 		from := slot.Add(-w.Period)
 		inWindow := func(ts []time.Time, until time.Time) int {
@@ -200,22 +252,53 @@ func (s *Store) Settle(ctx context.Context, credential, kind string, w Window, s
 			}
 			return n
 		}
-		mine := inWindow(row.ours, received) + inWindow(row.pending, received)
-		added = used - mine - inWindow(row.others, slot)
-		if added <= 0 {
-			added = 0
-			return nil
-		}
-		added = min(added, w.Calls)
-		for range added {
-			row.others = insertSorted(row.others, slot)
+		// Ours answered after this call may still have reached the CRM before it, so every
+		// answered call of ours in the window counts, as does every one sent before this
+		// answer came.
+		mine := inWindow(row.ours, stamp(maxTime)) + inWindow(row.pending, received)
+		theirs = min(max(0, used-mine), w.Calls)
+		change = theirs - len(row.others)
+		row.others = slices.Repeat([]time.Time{slot}, theirs)
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("settling a %s call of %s: %w", kind, credential, err)
+	}
+	return theirs, change, nil
+}
+
+// Release gives back a granted reservation that was never sent (the CRM told every worker
+// to wait while it was waiting for its slot), so that it counts against nothing.
+func (s *Store) Release(ctx context.Context, credential, kind string, slot time.Time) error {
+	slot = stamp(slot)
+	err := s.withLedger(ctx, credential, kind, func(row *ledgerRow) error {
+		if i := slices.IndexFunc(row.pending, func(t time.Time) bool { return t.Equal(slot) }); i >= 0 {
+			row.pending = slices.Delete(row.pending, i, i+1)
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("settling a %s call of %s: %w", kind, credential, err)
+		return fmt.Errorf("releasing a %s call of %s: %w", kind, credential, err)
 	}
-	return added, nil
+	return nil
+}
+
+// BlockedUntil reads the wait the CRM told a credential's callers to respect, checked just
+// before a call is sent: a 429 can arrive while a granted call waits for its slot.
+func (s *Store) BlockedUntil(ctx context.Context, credential, kind string) (until time.Time, why string, err error) {
+	var blocked *time.Time
+	err = s.pool.QueryRow(ctx, `SELECT blocked_until, blocked_why FROM quota_ledger WHERE credential = $1 AND kind = $2`,
+		credential, kind).Scan(&blocked, &why)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, "", nil
+	}
+	if err != nil {
+		return time.Time{}, "", fmt.Errorf("reading the told wait of %s: %w", credential, err)
+	}
+	if blocked != nil {
+		until = blocked.UTC()
+	}
+	return until, why, nil
 }
 
 // Block holds every call of a credential under a kind until `until` (never shortening a

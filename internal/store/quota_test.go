@@ -41,7 +41,9 @@ func TestNextSlot(t *testing.T) {
 		{name: "empty window: now", now: ms(0), want: ms(0)},
 		{name: "room left: now", ours: []time.Time{ms(0), ms(100)}, now: ms(200), want: ms(200)},
 		{name: "full: one span after the call Calls places back", ours: []time.Time{ms(0), ms(100), ms(200)}, now: ms(300), want: ms(1010)},
-		{name: "others count too", ours: []time.Time{ms(100)}, others: []time.Time{ms(0), ms(50)}, now: ms(300), want: ms(1010)},
+		{name: "others count too, and a tenth more", ours: []time.Time{ms(100)}, others: []time.Time{ms(0)}, now: ms(300), want: ms(1110)},
+		{name: "with others, our share is spread over the window", others: []time.Time{ms(0)}, pending: []time.Time{ms(100)}, now: ms(100), want: ms(1110)},
+		{name: "without others, a burst", pending: []time.Time{ms(100)}, now: ms(100), want: ms(100)},
 		{name: "calls in flight count in every window", pending: []time.Time{ms(0)}, ours: []time.Time{ms(50), ms(100)}, now: ms(300), want: ms(1060)},
 		{name: "never before our last reservation", pending: []time.Time{ms(700)}, now: ms(300), want: ms(700)},
 		{name: "never before a told wait", now: ms(0), blocked: ms(5000), want: ms(5000)},
@@ -74,7 +76,7 @@ func TestReserveKeepsEveryWindowWithinTheAllowanceAcrossWorkers(t *testing.T) {
 				require.True(t, res.Granted)
 				require.False(t, res.At.Before(now))
 				answered := res.At.Add(time.Duration(7+(worker*7+i*13)%34) * time.Millisecond)
-				_, err = s.Settle(t.Context(), "cred", "window", w, res.At, answered, -1)
+				_, _, err = s.Settle(t.Context(), "cred", "window", w, res.At, answered, -1)
 				require.NoError(t, err)
 				mu.Lock()
 				calls = append(calls, call{res.At, answered})
@@ -128,23 +130,18 @@ func TestObservedUsageOfOthersSlowsUsDownUntilItAgesOut(t *testing.T) {
 	res, err := s.Reserve(ctx, "cred", "window", w, t0, time.Second)
 	require.NoError(t, err)
 	// The CRM says 8 calls are in its window after ours: 7 are someone else's.
-	added, err := s.Settle(ctx, "cred", "window", w, res.At, res.At.Add(100*time.Millisecond), 8)
+	theirs, change, err := s.Settle(ctx, "cred", "window", w, res.At, res.At.Add(100*time.Millisecond), 8)
 	require.NoError(t, err)
-	require.Equal(t, 7, added)
-	// The same observation again adds nothing: they are already known.
-	added, err = s.Settle(ctx, "cred", "window", w, res.At, res.At.Add(100*time.Millisecond), 8)
+	require.Equal(t, 7, theirs)
+	require.Equal(t, 7, change)
+	// The same reading again changes nothing: they are already known.
+	theirs, change, err = s.Settle(ctx, "cred", "window", w, res.At, res.At.Add(100*time.Millisecond), 8)
 	require.NoError(t, err)
-	require.Zero(t, added)
+	require.Equal(t, 7, theirs)
+	require.Zero(t, change)
 
-	var granted int
-	for range 5 {
-		r, err := s.Reserve(ctx, "cred", "window", w, t0.Add(time.Second), time.Second)
-		require.NoError(t, err)
-		if r.Granted {
-			granted++
-		}
-	}
-	require.Equal(t, 2, granted, "10 allowed, 1 ours and 7 theirs in the window")
+	// Until t0+10 s: 10 allowed, 1 ours and 7 theirs (and 1 spare for them) leave 1.
+	require.Equal(t, 1, grantedBy(t, s, w, t0.Add(time.Second), t0.Add(10*time.Second), 5))
 	// Ten seconds later their calls have aged out: full speed again.
 	r, err := s.Reserve(ctx, "cred", "window", w, t0.Add(10*time.Second+time.Millisecond), 0)
 	require.NoError(t, err)
@@ -192,9 +189,9 @@ func TestOurOwnBurstIsNotMistakenForAnotherConsumer(t *testing.T) {
 			first = r
 		}
 	}
-	added, err := s.Settle(ctx, "cred", "window", w, first.At, t0.Add(50*time.Millisecond), 10)
+	theirs, _, err := s.Settle(ctx, "cred", "window", w, first.At, t0.Add(50*time.Millisecond), 10)
 	require.NoError(t, err)
-	require.Zero(t, added, "all ten are ours")
+	require.Zero(t, theirs, "all ten are ours")
 }
 
 func TestACallCountsUntilItIsAnswered(t *testing.T) {
@@ -211,14 +208,14 @@ func TestACallCountsUntilItIsAnswered(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, next.Granted)
 	// a was answered 3 s after it was sent: the CRM may have counted it as late as that.
-	_, err = s.Settle(ctx, "cred", "window", w, a.At, t0.Add(3*time.Second), -1)
+	_, _, err = s.Settle(ctx, "cred", "window", w, a.At, t0.Add(3*time.Second), -1)
 	require.NoError(t, err)
-	_, err = s.Settle(ctx, "cred", "window", w, b.At, t0.Add(1200*time.Millisecond), -1)
+	_, _, err = s.Settle(ctx, "cred", "window", w, b.At, t0.Add(1200*time.Millisecond), -1)
 	require.NoError(t, err)
 	next, err = s.Reserve(ctx, "cred", "window", w, t0.Add(2*time.Second), time.Minute)
 	require.NoError(t, err)
 	require.True(t, t0.Add(11200*time.Millisecond).Equal(next.At), "a window after b's answer, got %s", next.At.Sub(t0))
-	_, err = s.Settle(ctx, "cred", "window", w, next.At, next.At.Add(time.Second), -1)
+	_, _, err = s.Settle(ctx, "cred", "window", w, next.At, next.At.Add(time.Second), -1)
 	require.NoError(t, err)
 	next, err = s.Reserve(ctx, "cred", "window", w, t0.Add(2*time.Second), time.Minute)
 	require.NoError(t, err)
@@ -245,10 +242,132 @@ func TestSettleFindsItsReservationAtNanosecondTimes(t *testing.T) {
 	now := t0.Add(123456789 * time.Nanosecond) // finer than PostgreSQL keeps
 	r, err := s.Reserve(ctx, "cred", "window", w, now, time.Second)
 	require.NoError(t, err)
-	_, err = s.Settle(ctx, "cred", "window", w, r.At, now.Add(time.Millisecond+7), -1)
+	_, _, err = s.Settle(ctx, "cred", "window", w, r.At, now.Add(time.Millisecond+7), -1)
 	require.NoError(t, err)
 	st, err := s.Ledger(ctx, "cred", "window")
 	require.NoError(t, err)
 	require.Empty(t, st.Pending, "the settled call is no longer in flight")
 	require.Len(t, st.Ours, 1)
+}
+
+func TestANewerReadingOfOthersReplacesTheLast(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	w := store.Window{Calls: 20, Period: 10 * time.Second, Learns: true}
+	call := func(at time.Time, used int) (theirs, change int) {
+		t.Helper()
+		r, err := s.Reserve(ctx, "cred", "window", w, at, time.Second)
+		require.NoError(t, err)
+		require.True(t, r.Granted)
+		theirs, change, err = s.Settle(ctx, "cred", "window", w, r.At, r.At.Add(50*time.Millisecond), used)
+		require.NoError(t, err)
+		return theirs, change
+	}
+	theirs, change := call(t0, 11)
+	require.Equal(t, 10, theirs)
+	require.Equal(t, 10, change)
+	// A steady neighbour: the next reading renews the count, it does not add to it.
+	theirs, change = call(t0.Add(time.Second), 12)
+	require.Equal(t, 10, theirs)
+	require.Zero(t, change)
+	// The neighbour slows down: its calls age out of the CRM's window and we speed up.
+	theirs, change = call(t0.Add(2*time.Second), 7)
+	require.Equal(t, 4, theirs)
+	require.Equal(t, -6, change)
+	// A reading older than the one kept (its answer came late) is ignored.
+	st, err := s.Ledger(ctx, "cred", "window")
+	require.NoError(t, err)
+	_, _, err = s.Settle(ctx, "cred", "window", w, t0.Add(1500*time.Millisecond), t0.Add(2100*time.Millisecond), 20)
+	require.NoError(t, err)
+	after, err := s.Ledger(ctx, "cred", "window")
+	require.NoError(t, err)
+	require.Equal(t, st.Others, after.Others)
+	require.Len(t, after.Others, 4)
+	// 20 allowed: 4 theirs (and 1 spare) leave us 15 a window, sent 0.67 s apart; until
+	// t0+10 s that is 11 after our 3.
+	require.Equal(t, 11, grantedBy(t, s, w, t0.Add(3*time.Second), t0.Add(10*time.Second), 20))
+}
+
+// grantedBy counts how many of n reservations asked for at `now` can be sent by `until`.
+func grantedBy(t *testing.T, s *store.Store, w store.Window, now, until time.Time, n int) int {
+	t.Helper()
+	granted := 0
+	for range n {
+		r, err := s.Reserve(t.Context(), "cred", "window", w, now, until.Sub(now))
+		require.NoError(t, err)
+		require.False(t, r.Probing)
+		if r.Granted {
+			granted++
+		}
+	}
+	return granted
+}
+
+func TestAColdLedgerSendsOneCallToLearnTheWindowFirst(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	w := store.Window{Calls: 100, Period: 10 * time.Second, Learns: true}
+	probe, err := s.Reserve(ctx, "cred", "window", w, t0, time.Second)
+	require.NoError(t, err)
+	require.True(t, probe.Granted)
+	next, err := s.Reserve(ctx, "cred", "window", w, t0.Add(time.Millisecond), time.Second)
+	require.NoError(t, err)
+	require.False(t, next.Granted, "the first call has not been answered")
+	require.True(t, next.Probing)
+	require.True(t, next.At.After(t0.Add(time.Millisecond)))
+	// Its answer: another consumer has 60 calls in the window.
+	theirs, _, err := s.Settle(ctx, "cred", "window", w, probe.At, t0.Add(200*time.Millisecond), 61)
+	require.NoError(t, err)
+	require.Equal(t, 60, theirs)
+	// 100 allowed: their 60 (and 6 spare) leave us 34 a window, sent 0.29 s apart.
+	require.Equal(t, 34, grantedBy(t, s, w, t0.Add(300*time.Millisecond), t0.Add(10200*time.Millisecond), 50))
+
+	// A limit the CRM reports nothing about (search) is never probed.
+	search := store.Window{Calls: 5, Period: time.Second}
+	for range 5 {
+		r, err := s.Reserve(ctx, "cred", "search", search, t0, 0)
+		require.NoError(t, err)
+		require.True(t, r.Granted)
+	}
+}
+
+func TestAReleasedReservationCountsAgainstNothing(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	w := store.Window{Calls: 1, Period: 10 * time.Second}
+	r, err := s.Reserve(ctx, "cred", "window", w, t0, 0)
+	require.NoError(t, err)
+	require.True(t, r.Granted)
+	require.NoError(t, s.Block(ctx, "cred", "window", t0.Add(2*time.Second), "429 TEN_SECONDLY_ROLLING"))
+	until, why, err := s.BlockedUntil(ctx, "cred", "window")
+	require.NoError(t, err)
+	require.True(t, t0.Add(2*time.Second).Equal(until))
+	require.Equal(t, "429 TEN_SECONDLY_ROLLING", why)
+	require.NoError(t, s.Release(ctx, "cred", "window", r.At))
+	next, err := s.Reserve(ctx, "cred", "window", w, t0.Add(2*time.Second), 0)
+	require.NoError(t, err)
+	require.True(t, next.Granted, "the released call never went, so the window is free once the wait passes")
+	until, _, err = s.BlockedUntil(ctx, "nobody", "window")
+	require.NoError(t, err)
+	require.True(t, until.IsZero())
+}
+
+func TestACallOfOursAnsweredLaterIsNotMistakenForAnotherConsumer(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	w := store.Window{Calls: 100, Period: 10 * time.Second}
+	a, err := s.Reserve(ctx, "cred", "window", w, t0, time.Second)
+	require.NoError(t, err)
+	b, err := s.Reserve(ctx, "cred", "window", w, t0.Add(time.Millisecond), time.Second)
+	require.NoError(t, err)
+	// b reached the CRM first but was answered after a; its answer is recorded first.
+	_, _, err = s.Settle(ctx, "cred", "window", w, b.At, t0.Add(300*time.Millisecond), 2)
+	require.NoError(t, err)
+	theirs, _, err := s.Settle(ctx, "cred", "window", w, a.At, t0.Add(200*time.Millisecond), 2)
+	require.NoError(t, err)
+	require.Zero(t, theirs, "both calls the CRM counted are ours")
 }

@@ -99,20 +99,26 @@ func (c *Client) SeekToken(codec, lo string) (string, error) {
 	}
 }
 
+// LastID reads the largest live id and how many live records there are, with one search
+// call sorted by hs_object_id descending.
+func (c *Client) LastID(ctx context.Context, obj crm.Object) (string, int, crm.RateLimit, error) {
+	return c.oneID(ctx, obj, searchRequest{
+		FilterGroups: []filterGroup{},
+		Sorts:        []sort{{PropertyName: idProperty, Direction: "DESCENDING"}},
+		Properties:   []string{idProperty},
+		Limit:        1,
+	})
+}
+
 // MaxNth is HubSpot's search window: results past 10,000 cannot be paged to.
 func (c *Client) MaxNth() int { return 10_000 }
 
 // NthID reads the id n places after `after` with one search call: filtered on
 // hs_object_id > after, sorted by hs_object_id, one result at offset n.
 func (c *Client) NthID(ctx context.Context, obj crm.Object, after string, n int) (string, int, crm.RateLimit, error) {
-	op, err := objectPath(obj)
-	if err != nil {
-		return "", 0, crm.RateLimit{}, err
-	}
 	if n < 0 || n >= c.MaxNth() {
 		return "", 0, crm.RateLimit{}, fmt.Errorf("hubspot: offset %d outside the search window", n)
 	}
-	endpoint := "POST /crm/v3/objects/" + op + "/search"
 	body := searchRequest{
 		FilterGroups: []filterGroup{},
 		Sorts:        []sort{{PropertyName: idProperty, Direction: "ASCENDING"}},
@@ -123,6 +129,16 @@ func (c *Client) NthID(ctx context.Context, obj crm.Object, after string, n int)
 	if after != "" {
 		body.FilterGroups = []filterGroup{{Filters: []filter{{PropertyName: idProperty, Operator: "GT", Value: after}}}}
 	}
+	return c.oneID(ctx, obj, body)
+}
+
+// oneID runs a one-result search and returns its id ("" for none) and the total count.
+func (c *Client) oneID(ctx context.Context, obj crm.Object, body searchRequest) (string, int, crm.RateLimit, error) {
+	op, err := objectPath(obj)
+	if err != nil {
+		return "", 0, crm.RateLimit{}, err
+	}
+	endpoint := "POST /crm/v3/objects/" + op + "/search"
 	var resp searchResponse
 	_, rl, err := c.do(ctx, http.MethodPost, endpoint, "/crm/v3/objects/"+op+"/search", nil, body, &resp)
 	if err != nil {
