@@ -32,6 +32,10 @@ type Integration struct {
 	// crmMax is the window allowance the CRM itself reported (X-HubSpot-RateLimit-Max), when
 	// lower than the configured quota: the CRM's word wins.
 	crmMax atomic.Int64
+	// dailyReset is when the CRM last said its daily allowance resets (unix nanoseconds).
+	dailyReset atomic.Int64
+	// dailyMu makes the calls that reach the daily reserve together decide one pause.
+	dailyMu sync.Mutex
 }
 
 // Activities carries the dependencies every activity needs. It is built once per worker

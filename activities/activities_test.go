@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -193,7 +194,7 @@ func TestFailuresAreClassifiedWhereTheyHappen(t *testing.T) {
 		{name: "429 with Retry-After", err: &crm.APIError{Kind: crm.KindRateLimited, Status: 429, RetryAfter: 1500 * time.Millisecond},
 			wantType: activities.ErrTypeRateLimited, delay: 1500 * time.Millisecond},
 		{name: "429 daily", err: &crm.APIError{Kind: crm.KindRateLimited, Status: 429, Policy: crm.PolicyDaily},
-			wantType: activities.ErrTypeDailyLimit, delay: 30 * time.Minute},
+			wantType: activities.ErrTypeQuotaPause, permanent: true},
 		{name: "503", err: &crm.APIError{Kind: crm.KindUnavailable, Status: 503}, wantType: activities.ErrTypeUnavailable},
 		{name: "503 with Retry-After", err: &crm.APIError{Kind: crm.KindUnavailable, Status: 503, RetryAfter: 5 * time.Minute},
 			wantType: activities.ErrTypeUnavailable, delay: 5 * time.Minute},
@@ -219,4 +220,119 @@ func TestFailuresAreClassifiedWhereTheyHappen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// clock is a settable clock shared by the simulator and the activities.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
+
+// The daily budget: once the CRM reports no more than the reserve left today, every call of
+// the credential pauses until the day resets (which the CRM's usage report says), without
+// another call reaching the CRM or a single 429, and calls go again once it has reset.
+func TestDailyReservePausesCallsUntilTheDayResets(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	clk := &clock{t: start}
+	w := setup(t, crmsim.Options{Seed: 5, Contacts: 3000, Companies: 5, Deals: 5, DailyLimit: 20, DayLength: 4 * time.Hour, Now: clk.Now}, "good-token")
+	reserve := config.Share(0.25)
+	w.acts = rebuild(t, w, func(cfg *config.Integration) { cfg.Quota.DailyReserve = &reserve }, clk.Now)
+	ctx := t.Context()
+	_, err := w.acts.BeginBackfill(ctx, activities.BeginBackfillInput{StreamRef: w.ref})
+	require.NoError(t, err)
+	_, err = w.acts.RefreshProperties(ctx, w.ref)
+	require.NoError(t, err)
+
+	var pause activities.QuotaPause
+	in := activities.BackfillPageInput{StreamRef: w.ref}
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 20, "never paused")
+		r, err := w.acts.BackfillPage(ctx, in)
+		if err != nil {
+			ae := appError(t, err)
+			require.Equal(t, activities.ErrTypeQuotaPause, ae.Type(), "%v", err)
+			require.True(t, ae.NonRetryable(), "a pause is the workflow's to wait out, not a retry")
+			var ok bool
+			pause, ok = activities.PauseOf(err)
+			require.True(t, ok)
+			break
+		}
+		in.Position, in.PrevLastID = r.Next, r.LastID
+	}
+	require.True(t, pause.Until.Equal(start.Add(4*time.Hour+5*time.Second)), "paused until %s: the CRM's reset, and a few seconds for its clock", pause.Until)
+	require.Contains(t, pause.Why, "daily budget")
+	st := w.sim.Stats()
+	// 15 calls leave the reserve of 5; the 16th asks when the day resets.
+	require.Equal(t, 16, st.Total)
+	require.Zero(t, st.RateLimited)
+
+	// Paused: nothing reaches the CRM, from any activity of the credential.
+	_, err = w.acts.ArchivedPage(ctx, activities.ArchivedPageInput{StreamRef: w.ref})
+	require.Equal(t, activities.ErrTypeQuotaPause, appError(t, err).Type())
+	clk.Set(pause.Until.Add(-2 * time.Minute))
+	_, err = w.acts.BackfillPage(ctx, in)
+	require.Equal(t, activities.ErrTypeQuotaPause, appError(t, err).Type())
+	require.Equal(t, 16, w.sim.Stats().Total, "a call reached the CRM during the pause")
+
+	// The day resets: calls go again.
+	clk.Set(pause.Until.Add(time.Second))
+	_, err = w.acts.BackfillPage(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, 17, w.sim.Stats().Total)
+	require.Zero(t, w.sim.Stats().RateLimited)
+}
+
+// rebuild makes the world's activities again with a changed integration config and clock.
+func rebuild(t *testing.T, w *world, change func(*config.Integration), now func() time.Time) *activities.Activities {
+	t.Helper()
+	old, ok := w.acts.Integration("acme")
+	require.True(t, ok)
+	cfg := old.Config
+	change(&cfg)
+	acts, err := activities.New(activities.Options{Store: w.store, MaxSlotWait: time.Millisecond, Now: now,
+		Integrations: []*activities.Integration{{Config: cfg, Connector: old.Connector, Credential: old.Credential}}})
+	require.NoError(t, err)
+	return acts
+}
+
+// Calls in flight together all find the reserve reached: they decide one pause, until the
+// CRM's reset, and none of them stretches it.
+func TestCallsReachingTheReserveTogetherShareOnePause(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	clk := &clock{t: start}
+	w := setup(t, crmsim.Options{Seed: 6, Contacts: 300, Companies: 5, Deals: 5, DailyLimit: 40, DayLength: 4 * time.Hour, Now: clk.Now}, "good-token")
+	reserve := config.Share(0.25)
+	w.acts = rebuild(t, w, func(cfg *config.Integration) { cfg.Quota.DailyReserve = &reserve }, clk.Now)
+	ctx := t.Context()
+	_, err := w.acts.RefreshProperties(ctx, w.ref)
+	require.NoError(t, err)
+	for range 27 { // 12 left of 40, the reserve 10
+		_, err := w.acts.ArchivedPage(ctx, activities.ArchivedPageInput{StreamRef: w.ref})
+		require.NoError(t, err)
+	}
+	// 45 s before the reset: a pause that short is retried, not slept on a workflow timer.
+	reset := start.Add(4*time.Hour + 5*time.Second)
+	clk.Set(reset.Add(-45 * time.Second))
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = w.acts.ArchivedPage(ctx, activities.ArchivedPageInput{StreamRef: w.ref}) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			ae := appError(t, err)
+			require.False(t, ae.NonRetryable(), "%v", err)
+			require.LessOrEqual(t, ae.NextRetryDelay(), 45*time.Second, "%v", err)
+		}
+	}
+	led, err := w.store.Ledger(ctx, "cred-good-token", "window")
+	require.NoError(t, err)
+	require.True(t, led.BlockedUntil.Equal(reset), "the ledger holds calls until %s, want %s", led.BlockedUntil, reset)
+	require.Zero(t, w.sim.Stats().RateLimited)
 }

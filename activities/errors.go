@@ -24,8 +24,11 @@ const (
 	ErrTypeInvalidRequest = "CRMInvalidRequest"
 	// ErrTypeRateLimited: the CRM answered 429; the retry waits as long as it asked.
 	ErrTypeRateLimited = "CRMRateLimited"
-	// ErrTypeDailyLimit: the CRM's daily allowance is spent.
-	ErrTypeDailyLimit = "CRMDailyLimit"
+	// ErrTypeQuotaPause: the credential may not call the CRM for longer than an attempt
+	// should wait (the daily allowance is spent, or down to the share left to other apps).
+	// Not retryable: the error's details (a QuotaPause) say until when, and the workflow
+	// waits on a durable timer, which costs no calls, then runs the activity again.
+	ErrTypeQuotaPause = "CRMQuotaPause"
 	// ErrTypeUnavailable: a transient CRM or network failure.
 	ErrTypeUnavailable = "CRMUnavailable"
 	// ErrTypeDatabase: PostgreSQL failed.
@@ -42,9 +45,41 @@ const (
 const (
 	backoffBase = time.Second
 	backoffCap  = 2 * time.Minute
-	// dailyRetry is how long a spent daily allowance waits before trying again.
+	// dailyRetry is how long a spent daily allowance waits when the CRM does not say when
+	// the day resets: one call then finds out whether it has.
 	dailyRetry = 30 * time.Minute
+	// durableWait is the longest told wait an attempt waits out as a retry; a longer one
+	// becomes a QuotaPause that the workflow sleeps through.
+	durableWait = time.Minute
 )
+
+// QuotaPause is the detail of an ErrTypeQuotaPause error: why calls are paused and until
+// when. Workflows show it in their progress while they wait.
+type QuotaPause struct {
+	Until time.Time `json:"until"`
+	Why   string    `json:"why"`
+}
+
+// PauseOf reports whether err (an activity's failure, as a workflow sees it) is a quota
+// pause, and its details.
+func PauseOf(err error) (QuotaPause, bool) {
+	var ae *temporal.ApplicationError
+	if !errors.As(err, &ae) || ae.Type() != ErrTypeQuotaPause {
+		return QuotaPause{}, false
+	}
+	var p QuotaPause
+	if ae.Details(&p) != nil {
+		return QuotaPause{}, false
+	}
+	return p, true
+}
+
+// PauseError is the ErrTypeQuotaPause failure of operation op.
+func PauseError(op string, p QuotaPause) error {
+	return temporal.NewApplicationErrorWithOptions(
+		fmt.Sprintf("%s: calls paused until %s: %s", op, p.Until.UTC().Format(time.RFC3339), p.Why),
+		ErrTypeQuotaPause, temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{p}})
+}
 
 // backoff is the full-jitter delay for the given attempt (1-based).
 func backoff(attempt int32) time.Duration {
@@ -87,7 +122,7 @@ func classify(ctx context.Context, op string, err error) error {
 				if wait <= 0 {
 					wait = dailyRetry
 				}
-				return retryAfter(msg, ErrTypeDailyLimit, wait)
+				return PauseError(op, QuotaPause{Until: time.Now().Add(wait), Why: dailySpent})
 			}
 			wait := ae.RetryAfter
 			if wait <= 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -30,6 +31,12 @@ func (a *Activities) window(in *Integration, kind string) store.Window {
 // before a wait the CRM told us), waits for it, sends, and feeds back what the CRM said
 // about the quota. The CRM's error, if any, is returned classified.
 func (a *Activities) crmCall(ctx context.Context, in *Integration, kind, op string, send func(context.Context) (crm.RateLimit, error)) error {
+	return a.call(ctx, in, kind, op, true, send)
+}
+
+// call is crmCall; daily says whether the response's daily figures may pause the
+// credential (not for the call that asks the CRM when the day resets).
+func (a *Activities) call(ctx context.Context, in *Integration, kind, op string, daily bool, send func(context.Context) (crm.RateLimit, error)) error {
 	w := a.window(in, kind)
 	res, err := a.store.Reserve(ctx, in.Credential, kind, w, a.now(), a.maxSlotWait)
 	for err == nil && res.Probing {
@@ -60,16 +67,23 @@ func (a *Activities) crmCall(ctx context.Context, in *Integration, kind, op stri
 		return a.notYet(op, until, why)
 	}
 	rl, callErr := send(ctx)
-	a.learn(ctx, in, kind, res.At, a.now(), rl, callErr)
+	pause := a.learn(ctx, in, kind, res.At, a.now(), rl, callErr, daily)
 	if callErr != nil {
+		if !pause.Until.IsZero() {
+			return PauseError(op, pause)
+		}
 		return classify(ctx, op, callErr)
 	}
 	return nil
 }
 
-// notYet is the retryable error of a call that may not be sent before `at`.
+// notYet is the error of a call that may not be sent before `at`: retryable, or a
+// QuotaPause for the workflow to sleep through when the CRM told us to wait that long.
 func (a *Activities) notYet(op string, at time.Time, blocked string) error {
 	wait := at.Sub(a.now())
+	if blocked != "" && wait > durableWait {
+		return PauseError(op, QuotaPause{Until: at, Why: blocked})
+	}
 	why := "the quota window is full"
 	if blocked != "" {
 		why = "the CRM asked us to wait (" + blocked + ")"
@@ -87,9 +101,11 @@ func (a *Activities) release(ctx context.Context, in *Integration, kind string, 
 
 // learn records what a call's response said about the quota: that it was answered (the
 // latest it can have been counted), usage by others from the rate-limit headers, the CRM's
-// own allowance, and any wait it told us to respect. Failing to record it must not fail the
-// call whose data is already in hand, so errors are logged.
-func (a *Activities) learn(ctx context.Context, in *Integration, kind string, slot, received time.Time, rl crm.RateLimit, callErr error) {
+// own allowance, and any wait it told us to respect. It returns the pause it put every
+// worker in, if the daily allowance is spent or down to the reserve (when daily is set).
+// Failing to record it must not fail the call whose data is already in hand, so errors are
+// logged.
+func (a *Activities) learn(ctx context.Context, in *Integration, kind string, slot, received time.Time, rl crm.RateLimit, callErr error, daily bool) QuotaPause {
 	log := a.log.With(zap.String("integration", in.Config.ID))
 	var ae *crm.APIError
 	if errors.As(callErr, &ae) {
@@ -112,23 +128,30 @@ func (a *Activities) learn(ctx context.Context, in *Integration, kind string, sl
 	case change < 0 && theirs == 0:
 		log.Info("no other consumer is using this credential's quota any more; full speed")
 	}
+	if ae != nil && ae.Kind == crm.KindRateLimited && ae.Policy == crm.PolicyDaily {
+		if !daily {
+			return QuotaPause{}
+		}
+		return a.pauseForTheDay(ctx, in, ae.RetryAfter, dailySpent)
+	}
+	if daily && rl.DailyKnown && rl.DailyMax > 0 {
+		if reserve := in.Config.Quota.Reserve(rl.DailyMax); reserve > 0 && rl.DailyRemaining <= reserve {
+			return a.pauseForTheDay(ctx, in, 0, fmt.Sprintf(
+				dailyBudgetWhy+"%d of %d calls left today, the share kept for other apps (quota.daily_reserve)", rl.DailyRemaining, rl.DailyMax))
+		}
+	}
 	if ae == nil || ae.Kind != crm.KindRateLimited {
-		return
+		return QuotaPause{}
 	}
 	wait, kinds := ae.RetryAfter, []string{kind}
 	switch ae.Policy {
-	case crm.PolicyDaily:
-		if wait <= 0 {
-			wait = dailyRetry
-		}
-		kinds = []string{ratelimit.KindWindow, ratelimit.KindSearch}
 	case crm.PolicySecondly:
 		kinds = []string{ratelimit.KindSearch}
 	case crm.PolicyWindow:
 		kinds = []string{ratelimit.KindWindow}
 	}
 	if wait <= 0 {
-		return
+		return QuotaPause{}
 	}
 	why := fmt.Sprintf("429 %s", firstNonEmpty(ae.Policy, ae.Category))
 	for _, k := range kinds {
@@ -137,7 +160,81 @@ func (a *Activities) learn(ctx context.Context, in *Integration, kind string, sl
 		}
 	}
 	log.Warn("the CRM answered 429; every worker waits as told", zap.String("policy", ae.Policy), zap.Duration("wait", wait))
+	return QuotaPause{}
 }
+
+// Why calls pause for the day: after a DAILY 429, or at the reserve (dailyBudgetWhy...).
+const (
+	dailySpent     = "429 DAILY: the daily allowance is spent"
+	dailyBudgetWhy = "daily budget: "
+)
+
+// isDailyPause reports whether a told wait's reason is a daily pause.
+func isDailyPause(why string) bool {
+	return why == dailySpent || strings.HasPrefix(why, dailyBudgetWhy)
+}
+
+// pauseForTheDay holds every call of the credential, in every worker, until the daily
+// allowance resets: when the CRM said (Retry-After), else when its usage report says,
+// else dailyRetry from now, when one call finds out. A daily pause already in place is
+// kept: calls in flight when the reserve is reached all report it.
+func (a *Activities) pauseForTheDay(ctx context.Context, in *Integration, told time.Duration, why string) QuotaPause {
+	in.dailyMu.Lock()
+	defer in.dailyMu.Unlock()
+	log := a.log.With(zap.String("integration", in.Config.ID))
+	now := a.now()
+	if until, blockedWhy, err := a.store.BlockedUntil(ctx, in.Credential, ratelimit.KindWindow); err == nil && until.After(now) && isDailyPause(blockedWhy) {
+		return QuotaPause{Until: until, Why: blockedWhy}
+	}
+	until := now.Add(told)
+	if told <= 0 {
+		until = a.dailyReset(ctx, in)
+	}
+	for _, k := range []string{ratelimit.KindWindow, ratelimit.KindSearch} {
+		if err := a.store.Block(ctx, in.Credential, k, until, why); err != nil {
+			log.Warn("recording the daily pause", zap.Error(err))
+		}
+	}
+	log.Warn("pausing every sync of the credential until the daily allowance resets", zap.String("why", why), zap.Time("until", until))
+	return QuotaPause{Until: until, Why: why}
+}
+
+// dailyReset asks the CRM when its daily allowance resets, once a day per worker. The
+// answer is given to the second (HubSpot: midnight in the account's time zone), and the
+// CRM's clock is not ours, so the pause runs resetGrace past it; a reset the CRM still
+// reports after it has passed is imminent.
+func (a *Activities) dailyReset(ctx context.Context, in *Integration) time.Time {
+	now := a.now()
+	if t := time.Unix(0, in.dailyReset.Load()); t.After(now) {
+		return t
+	}
+	fallback := now.Add(dailyRetry)
+	ur, ok := in.Connector.(crm.UsageReader)
+	if !ok {
+		return fallback
+	}
+	var u crm.DailyUsage
+	err := a.call(ctx, in, ratelimit.KindWindow, "reading the daily usage of "+in.Config.ID, false, func(ctx context.Context) (crm.RateLimit, error) {
+		var rl crm.RateLimit
+		var err error
+		u, rl, err = ur.DailyUsage(ctx)
+		return rl, err
+	})
+	if err != nil || u.ResetsAt.IsZero() {
+		a.log.Warn("the CRM did not say when its daily allowance resets; checking again later",
+			zap.String("integration", in.Config.ID), zap.Duration("in", dailyRetry), zap.Error(err))
+		return fallback
+	}
+	until := u.ResetsAt.Add(resetGrace)
+	if soon := a.now().Add(resetGrace); until.Before(soon) {
+		until = soon
+	}
+	in.dailyReset.Store(until.UnixNano())
+	return until
+}
+
+// resetGrace is how long after the CRM's reported daily reset calls resume.
+const resetGrace = 5 * time.Second
 
 // sleepUntil waits for the clock to reach t, or for ctx to end.
 func sleepUntil(ctx context.Context, t time.Time, now func() time.Time) error {

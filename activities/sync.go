@@ -519,8 +519,9 @@ func (a *Activities) NthID(ctx context.Context, in NthIDInput) (NthIDResult, err
 // SplitRangeInput asks to split a backfill's range into more ranges.
 type SplitRangeInput struct {
 	StreamRef
-	// From is the Lo of the range to split.
+	// From is the Lo of the range to split, Hi its end as the workflow knows it.
 	From string `json:"from"`
+	Hi   string `json:"hi"`
 	// Los are the new ranges' first ids, ascending, all above what From has read.
 	Los []string `json:"los"`
 	// Codec is the recognised listing token format the new ranges start with.
@@ -555,7 +556,7 @@ func (a *Activities) SplitRange(ctx context.Context, in SplitRangeInput) (SplitR
 		}
 		parts[k], res.Positions[k] = store.Partition{Lo: lo, Position: tok}, tok
 	}
-	if err := a.store.SplitPartition(ctx, in.Integration, in.Object, in.From, parts); err != nil {
+	if err := a.store.SplitPartition(ctx, in.Integration, in.Object, in.From, in.Hi, parts); err != nil {
 		return SplitRangeResult{}, classify(ctx, "splitting a backfill range", err)
 	}
 	return res, nil

@@ -108,7 +108,7 @@ func DeltaSync(ctx workflow.Context, in DeltaInput) (DeltaResult, error) {
 		switch st.Phase {
 		case phaseChanges:
 			var r activities.DeltaPageResult
-			err := workflow.ExecuteActivity(search, a.DeltaPage, activities.DeltaPageInput{StreamRef: ref, From: st.From}).Get(ctx, &r)
+			err := callCRM(ctx, search, p, a.DeltaPage, activities.DeltaPageInput{StreamRef: ref, From: st.From}, &r)
 			if err != nil {
 				return DeltaResult{}, err
 			}

@@ -77,6 +77,9 @@ type Progress struct {
 	Lanes      int `json:"lanes,omitempty"`
 	Ranges     int `json:"ranges,omitempty"`
 	RangesDone int `json:"ranges_done,omitempty"`
+	// Waiting, while set, says why the sync's CRM calls are paused and until when (the
+	// daily budget is spent or down to the share kept for other apps).
+	Waiting *activities.QuotaPause `json:"waiting,omitempty"`
 	// Remaining is the CRM's window quota left after the last call, -1 when unknown.
 	Remaining int       `json:"remaining"`
 	StartedAt time.Time `json:"started_at"`
@@ -151,7 +154,7 @@ func refreshProperties(ctx workflow.Context, ref activities.StreamRef, p *Progre
 		return nil
 	}
 	p.Phase = phaseProperties
-	return workflow.ExecuteActivity(apiContext(ctx, APITaskQueue(ref.Integration)), a.RefreshProperties, ref).Get(ctx, nil)
+	return callCRM(ctx, apiContext(ctx, APITaskQueue(ref.Integration)), p, a.RefreshProperties, ref, nil)
 }
 
 func (p *Progress) page(ctx workflow.Context, r activities.PageResult) {
@@ -166,7 +169,7 @@ func (p *Progress) page(ctx workflow.Context, r activities.PageResult) {
 // it was the last.
 func archivedPage(ctx, api workflow.Context, ref activities.StreamRef, after *string, p *Progress) (bool, error) {
 	var r activities.ArchivedPageResult
-	err := workflow.ExecuteActivity(api, a.ArchivedPage, activities.ArchivedPageInput{StreamRef: ref, After: *after}).Get(ctx, &r)
+	err := callCRM(ctx, api, p, a.ArchivedPage, activities.ArchivedPageInput{StreamRef: ref, After: *after}, &r)
 	if err != nil {
 		return false, err
 	}
@@ -174,6 +177,28 @@ func archivedPage(ctx, api workflow.Context, ref activities.StreamRef, after *st
 	p.Deleted += int64(r.Fetched)
 	*after = r.Next
 	return r.Next == "", nil
+}
+
+// callCRM runs a CRM activity on actx's queue. When the credential's calls are paused for
+// longer than an attempt should wait (the daily budget), it waits on a durable timer,
+// showing why in p, and runs the activity again: a paused sync costs no calls, survives
+// any restart, and resumes by itself.
+func callCRM(ctx, actx workflow.Context, p *Progress, activity, in, out any) error {
+	for {
+		err := workflow.ExecuteActivity(actx, activity, in).Get(ctx, out)
+		pause, paused := activities.PauseOf(err)
+		if !paused {
+			return err
+		}
+		p.Waiting, p.UpdatedAt = &pause, workflow.Now(ctx)
+		if wait := pause.Until.Sub(workflow.Now(ctx)); wait > 0 {
+			workflow.GetLogger(ctx).Info("CRM calls paused", "until", pause.Until, "why", pause.Why)
+			if err := workflow.Sleep(ctx, wait); err != nil {
+				return err
+			}
+		}
+		p.Waiting, p.UpdatedAt = nil, workflow.Now(ctx)
+	}
 }
 
 // runIsFull reports that this run's history has grown enough to continue as new.

@@ -456,3 +456,45 @@ func TestIDsAndQueues(t *testing.T) {
 func converterDecode(can *workflow.ContinueAsNewError, out any) error {
 	return converter.GetDefaultDataConverter().FromPayloads(can.Input, out)
 }
+
+// The daily pause: the activity reports that the credential's calls are paused for hours.
+// The backfill waits on a durable timer (no retries that would burn calls), shows why and
+// until when in its progress, and resumes by itself.
+func TestBackfillWaitsOutADailyPauseAndResumes(t *testing.T) {
+	t.Parallel()
+	env := setup(t)
+	start := time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC)
+	env.SetStartTime(start)
+	until := start.Add(6 * time.Hour)
+	why := "daily budget: 25000 of 250000 calls left today"
+	env.OnActivity(a.BeginBackfill, mock.Anything, mock.Anything).Return(oneRange(1), nil).Once()
+	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil)
+	env.OnActivity(a.BackfillPage, mock.Anything, activities.BackfillPageInput{StreamRef: ref}).
+		Return(activities.BackfillPageResult{}, activities.PauseError("listing", activities.QuotaPause{Until: until, Why: why})).Once()
+	var resumedAt time.Time
+	env.OnActivity(a.BackfillPage, mock.Anything, activities.BackfillPageInput{StreamRef: ref}).
+		Return(func(context.Context, activities.BackfillPageInput) (activities.BackfillPageResult, error) {
+			resumedAt = env.Now()
+			return activities.BackfillPageResult{PageResult: page(10, 10), Done: true}, nil
+		}).Once()
+	env.OnActivity(a.ArchivedPage, mock.Anything, mock.Anything).Return(activities.ArchivedPageResult{}, nil).Once()
+	env.OnActivity(a.FinishBackfill, mock.Anything, ref).Return(nil).Once()
+
+	var during Progress
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(QueryProgress)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&during))
+	}, time.Hour)
+
+	env.ExecuteWorkflow(Backfill, BackfillInput{Integration: "acme", Object: crm.Contacts})
+	require.NoError(t, env.GetWorkflowError())
+	require.NotNil(t, during.Waiting, "the progress says the backfill is waiting")
+	require.Equal(t, why, during.Waiting.Why)
+	require.True(t, during.Waiting.Until.Equal(until), "until %s, want %s", during.Waiting.Until, until)
+	require.False(t, resumedAt.Before(until), "resumed at %s, before the pause ended at %s", resumedAt, until)
+	var res BackfillResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Nil(t, res.Waiting)
+	require.Equal(t, int64(10), res.Fetched)
+}

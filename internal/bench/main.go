@@ -4,7 +4,7 @@
 //
 // Run it with `make bench` (which builds bin/worker first), or
 //
-//	go run ./internal/bench [--scenarios a,b,c,d] [--records 50000] [--quick] [--out .bench]
+//	go run ./internal/bench [--scenarios a,b,c,d,e] [--records 50000] [--quick] [--out .bench]
 //
 // Every figure comes from the simulator's own counters and from PostgreSQL, never from
 // crmsync's view of itself. The JSON lines (prefixed "BENCH ") also go to

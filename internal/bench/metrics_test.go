@@ -147,3 +147,12 @@ func TestSelectScenarios(t *testing.T) {
 	_, err = selectScenarios([]string{"z"})
 	require.ErrorContains(t, err, `unknown scenario "z"`)
 }
+
+func TestPauseOfFindsTheLongestGapAndTheCallsBeforeIt(t *testing.T) {
+	t.Parallel()
+	series := []crmsim.SecondCount{{Unix: 100, Requests: 10}, {Unix: 101, Requests: 10}, {Unix: 103, Requests: 5},
+		{Unix: 150, Requests: 7}, {Unix: 151, Requests: 1}}
+	d := pauseOf(series)
+	require.Equal(t, 25, d.FirstDayCalls)
+	require.InDelta(t, 46, d.PausedS, 0)
+}

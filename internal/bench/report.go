@@ -51,7 +51,7 @@ func (rep *reporter) add(res result) error {
 func (rep *reporter) close() { rep.jsonl.Close() }
 
 // tableHeader names the table's columns.
-const tableHeader = "RUN\tB/10s\tLATENCY\tWORKERS\tRECORDS\tAPI CALLS\tMIN\tCALLS/MIN\tELAPSED\tT_LIM\tELAPSED/T_LIM\tUTIL\t429s\tEARLY\tPEAK 10s/B\tOTHER CONSUMER\tIDLE DELTA CALLS"
+const tableHeader = "RUN\tB/10s\tLATENCY\tWORKERS\tRECORDS\tAPI CALLS\tMIN\tCALLS/MIN\tELAPSED\tT_LIM\tELAPSED/T_LIM\tUTIL\t429s\tEARLY\tPEAK 10s/B\tOTHER CONSUMER\tIDLE DELTA CALLS\tDAILY BUDGET"
 
 // printTable prints every result as one table.
 func (rep *reporter) printTable() error {
@@ -63,14 +63,17 @@ func (rep *reporter) printTable() error {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\tFAILED: %s\n", r.Run, r.Quota, latency(r.LatencyMS), r.Workers, r.Error)
 			continue
 		}
-		other := "-"
+		other, daily := "-", "-"
 		if r.OtherConsumer != nil {
 			other = r.OtherConsumer.String()
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%.1fs\t%.0fs\t%s\t%s\t%d\t%d\t%d/%d\t%s\t%s\n",
+		if r.Daily != nil {
+			daily = r.Daily.String()
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%.1fs\t%.0fs\t%s\t%s\t%d\t%d\t%d/%d\t%s\t%s\t%s\n",
 			r.Run, r.Quota, latency(r.LatencyMS), r.Workers, r.Records, r.APICalls, r.MinCalls, r.CallsPerMin,
 			r.ElapsedS, r.TLimS, r.ElapsedOverTLim, r.Utilisation, r.RateLimited, r.Early, r.Peak10s, r.Quota,
-			other, idleDeltaSummary(r.IdleDelta))
+			other, idleDeltaSummary(r.IdleDelta), daily)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("printing the table: %w", err)

@@ -55,6 +55,8 @@ type result struct {
 	OtherConsumer *consumerCounts `json:"other_consumer,omitempty"`
 	// IdleDelta is the cost of a delta sync with nothing to do, per stream (scenario d).
 	IdleDelta []streamCalls `json:"idle_delta,omitempty"`
+	// Daily is what scenario (e) shows of the daily budget.
+	Daily *dailyCounts `json:"daily,omitempty"`
 
 	Error string `json:"error,omitempty"`
 }

@@ -49,6 +49,8 @@ func allScenarios() []scenario {
 			}},
 		{name: "d", about: "cost of a delta sync with no changes, after a small backfill",
 			run: func(ctx context.Context, b *bench) []result { return []result{b.runIdleDelta(ctx)} }},
+		{name: "e", about: "a daily allowance that runs out mid-backfill",
+			run: func(ctx context.Context, b *bench) []result { return []result{b.runDailyBudget(ctx)} }},
 	}
 }
 

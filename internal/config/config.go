@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,6 +69,36 @@ type Quota struct {
 	Daily int `yaml:"daily"`
 	// SearchPerSecond is the search endpoint's own limit (HubSpot: 5).
 	SearchPerSecond int `yaml:"search_per_second"`
+	// DailyReserve is the share of the daily allowance left to other apps (HubSpot's daily
+	// limit is shared by every app of the account): when the CRM reports no more than this
+	// share remaining, syncs pause until the day resets. Default 0.1; 0 uses it all.
+	DailyReserve *Share `yaml:"daily_reserve"`
+}
+
+// Reserve is how many of a daily allowance of `daily` calls are left to other apps.
+func (q Quota) Reserve(daily int) int {
+	if q.DailyReserve == nil {
+		return 0
+	}
+	return int(math.Ceil(float64(daily) * float64(*q.DailyReserve)))
+}
+
+// Share is a fraction of a whole, written as 0.1 or "10%".
+type Share float64
+
+// UnmarshalYAML accepts a number or a percentage.
+func (s *Share) UnmarshalYAML(n *yaml.Node) error {
+	v := strings.TrimSpace(n.Value)
+	scale := 1.0
+	if p, ok := strings.CutSuffix(v, "%"); ok {
+		v, scale = strings.TrimSpace(p), 100
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: %q is not a share (write 0.1 or 10%%)", n.Line, n.Value)
+	}
+	*s = Share(f / scale)
+	return nil
 }
 
 // Delta configures incremental syncs.
@@ -134,6 +166,7 @@ const (
 	DefaultDeltaInterval   = Duration(5 * time.Minute)
 	DefaultDeltaLag        = Duration(2 * time.Minute)
 	DefaultDeletesEvery    = Duration(15 * time.Minute)
+	DefaultDailyReserve    = 0.1
 	minDeltaInterval       = 10 * time.Second
 )
 
@@ -188,6 +221,10 @@ func (c *Config) applyDefaults() {
 		}
 		if in.Quota.SearchPerSecond == 0 {
 			in.Quota.SearchPerSecond = DefaultSearchPerSecond
+		}
+		if in.Quota.DailyReserve == nil {
+			r := Share(DefaultDailyReserve)
+			in.Quota.DailyReserve = &r
 		}
 		if in.Delta.Interval == 0 {
 			in.Delta.Interval = DefaultDeltaInterval
@@ -279,6 +316,9 @@ func (c *Config) Validate() error {
 		}
 		if in.Quota.Daily < 0 {
 			bad(p+".quota.daily", "must be positive, got %d", in.Quota.Daily)
+		}
+		if r := in.Quota.DailyReserve; r != nil && (*r < 0 || *r >= 1 || math.IsNaN(float64(*r))) {
+			bad(p+".quota.daily_reserve", "must be a share of the daily allowance from 0 to below 1 (0.1 = 10%%), got %v", *r)
 		}
 		if in.Quota.SearchPerSecond < 0 {
 			bad(p+".quota.search_per_second", "must be positive, got %d", in.Quota.SearchPerSecond)

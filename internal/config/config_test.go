@@ -30,11 +30,31 @@ func TestParseAppliesDefaults(t *testing.T) {
 	require.Equal(t, 100, in.Quota.RequestsPer10s)
 	require.Equal(t, 250000, in.Quota.Daily)
 	require.Equal(t, 5, in.Quota.SearchPerSecond)
+	require.Equal(t, 25000, in.Quota.Reserve(in.Quota.Daily), "a tenth of the daily allowance is left to other apps")
 	require.Equal(t, 5*time.Minute, in.Delta.Interval.D())
 	require.Equal(t, 2*time.Minute, in.Delta.Lag.D())
 	require.Equal(t, 15*time.Minute, in.Delta.DeletesEvery.D())
 	require.True(t, in.HasObject(crm.Deals))
 	require.False(t, in.HasObject(crm.Companies))
+}
+
+func TestDailyReserveIsAShareOrAPercentage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, value string
+		want        int
+	}{
+		{name: "fraction", value: "0.2", want: 50000},
+		{name: "percentage", value: "5%", want: 12500},
+		{name: "none", value: "0", want: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := config.Parse(strings.NewReader(minimal + "    quota: {daily_reserve: " + tc.value + "}\n"))
+			require.NoError(t, err)
+			require.Equal(t, tc.want, c.Integrations[0].Quota.Reserve(250000))
+		})
+	}
 }
 
 func TestDeletesEveryZeroMeansEveryDelta(t *testing.T) {
@@ -79,6 +99,9 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{name: "bad duration", doc: minimal + "    delta: {interval: five}\n", want: []string{"not a duration"}},
 		{name: "interval too short", doc: minimal + "    delta: {interval: 1s}\n", want: []string{"integrations[0].delta.interval:", "too short"}},
 		{name: "negative quota", doc: minimal + "    quota: {daily: -1}\n", want: []string{"integrations[0].quota.daily:"}},
+		{name: "reserve of the whole day", doc: minimal + "    quota: {daily_reserve: 1}\n", want: []string{"integrations[0].quota.daily_reserve:", "below 1"}},
+		{name: "reserve not a share", doc: minimal + "    quota: {daily_reserve: lots}\n", want: []string{"line 7", `"lots" is not a share`}},
+		{name: "reserve over 100%", doc: minimal + "    quota: {daily_reserve: 120%}\n", want: []string{"integrations[0].quota.daily_reserve:", "got 1.2"}},
 		{name: "negative deletes_every", doc: minimal + "    delta: {deletes_every: -1m}\n", want: []string{"integrations[0].delta.deletes_every:"}},
 		{name: "bad base url", doc: minimal + "    base_url: api.hubapi.com\n", want: []string{"integrations[0].base_url:"}},
 		{name: "properties for an object not synced", doc: minimal + "    properties: {companies: [name]}\n", want: []string{"integrations[0].properties.companies:"}},

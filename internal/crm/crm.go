@@ -275,3 +275,18 @@ type RankSeeker interface {
 	// MaxNth bounds NthID's n (HubSpot's search pages stop at 10,000 results).
 	MaxNth() int
 }
+
+// DailyUsage is a credential's daily allowance as the CRM accounts it.
+type DailyUsage struct {
+	// Used and Limit count today's calls and the day's allowance.
+	Used, Limit int
+	// ResetsAt is when the allowance starts again (HubSpot: midnight in the account's
+	// time zone, which only the CRM knows).
+	ResetsAt time.Time
+}
+
+// UsageReader is a Connector that can report its daily usage, which says when a spent daily
+// allowance comes back.
+type UsageReader interface {
+	DailyUsage(ctx context.Context) (DailyUsage, RateLimit, error)
+}

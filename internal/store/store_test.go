@@ -222,8 +222,9 @@ func TestBackfillRangesSplitResumeAndFinish(t *testing.T) {
 
 	// The open range is split at 5000 and 8000: it ends at 5000, the next runs to 8000, the
 	// last to the old end (open).
-	require.NoError(t, s.SplitPartition(ctx, "acme", crm.Contacts, "", []store.Partition{{Lo: "5000", Position: "seek4999"}, {Lo: "8000", Position: "seek7999"}}))
-	require.NoError(t, s.SplitPartition(ctx, "acme", crm.Contacts, "", []store.Partition{{Lo: "5000", Position: "other"}}), "splitting again changes nothing")
+	require.NoError(t, s.SplitPartition(ctx, "acme", crm.Contacts, "", "", []store.Partition{{Lo: "5000", Position: "seek4999"}, {Lo: "8000", Position: "seek7999"}}))
+	require.NoError(t, s.SplitPartition(ctx, "acme", crm.Contacts, "", "", []store.Partition{{Lo: "5000", Position: "seek4999"}, {Lo: "8000", Position: "seek7999"}}),
+		"splitting again (a retry) gives the same ranges")
 	ps, err := s.Partitions(ctx, "acme", crm.Contacts)
 	require.NoError(t, err)
 	require.Equal(t, []store.Partition{
@@ -331,4 +332,24 @@ func TestStartDeltaRunReturnsThePreviousRun(t *testing.T) {
 	third, err := s.StartDeltaRun(ctx, key, t0.Add(2*time.Hour))
 	require.NoError(t, err)
 	require.True(t, t0.Add(time.Hour).Equal(third.StartedAt))
+}
+
+// A split stored by a workflow task that then failed is unknown to the workflow, which on
+// replay may split the range elsewhere: the unseen split's ranges are replaced, so every
+// range the workflow reads exists and no two ranges overlap.
+func TestASplitTheWorkflowNeverSawIsReplaced(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	_, err := s.BeginBackfill(ctx, "acme", crm.Contacts, false, t0)
+	require.NoError(t, err)
+	require.NoError(t, s.SplitPartition(ctx, "acme", crm.Contacts, "", "", []store.Partition{{Lo: "3000", Position: "seek2999"}, {Lo: "6000", Position: "seek5999"}}))
+	// The workflow still sees one open range, and splits it at 4000.
+	require.NoError(t, s.SplitPartition(ctx, "acme", crm.Contacts, "", "", []store.Partition{{Lo: "4000", Position: "seek3999"}}))
+	ps, err := s.Partitions(ctx, "acme", crm.Contacts)
+	require.NoError(t, err)
+	require.Equal(t, []store.Partition{
+		{Lo: "", Hi: "4000", Position: ""},
+		{Lo: "4000", Hi: "", Position: "seek3999"},
+	}, ps)
 }

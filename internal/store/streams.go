@@ -217,27 +217,34 @@ func (s *Store) Partitions(ctx context.Context, integration string, obj crm.Obje
 	return ps, nil
 }
 
-// SplitPartition splits the range that starts at from: in one transaction it ends that
-// range where the first new range begins and creates the new ranges' rows, each running to
-// the next one's start and the last to the old range's end. A crash therefore never leaves
-// ids that no range covers. Splitting again with the same starts (a retry) changes nothing.
-func (s *Store) SplitPartition(ctx context.Context, integration string, obj crm.Object, from string, parts []Partition) error {
+// SplitPartition splits the range that starts at from and, as the caller knows it, ends
+// at end: in one transaction it ends that range where the first new range begins and
+// creates the new ranges' rows, each running to the next one's start and the last to end.
+// A crash therefore never leaves ids that no range covers.
+//
+// The stored end can differ from end when an earlier split of the range was stored but its
+// caller never learned of it: a workflow task that ran the split as a local activity failed,
+// and the workflow, replayed, decided on other boundaries. That split's ranges were never
+// read (nothing was scheduled on them), so they are removed and the range split as asked.
+// Splitting again with the same starts (a retry) therefore gives the same ranges.
+func (s *Store) SplitPartition(ctx context.Context, integration string, obj crm.Object, from, end string, parts []Partition) error {
 	if len(parts) == 0 {
 		return nil
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var end string
+		var stored string
 		err := tx.QueryRow(ctx, `SELECT range_end FROM sync_cursors WHERE integration = $1 AND object_type = $2 AND stream = $3 FOR UPDATE`,
-			integration, string(obj), PartitionStream(from)).Scan(&end)
+			integration, string(obj), PartitionStream(from)).Scan(&stored)
 		if err != nil {
 			return fmt.Errorf("range %q: %w", from, err)
 		}
-		first := parts[0].Lo
-		if end != "" && crm.CompareIDs(end, first) <= 0 {
-			return nil // already split there (or further)
+		if stored != end {
+			if err := dropUnseenSplit(ctx, tx, integration, obj, stored, end); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE sync_cursors SET range_end = $4, updated_at = now()
-			WHERE integration = $1 AND object_type = $2 AND stream = $3`, integration, string(obj), PartitionStream(from), first); err != nil {
+			WHERE integration = $1 AND object_type = $2 AND stream = $3`, integration, string(obj), PartitionStream(from), parts[0].Lo); err != nil {
 			return err
 		}
 		for k, p := range parts {
@@ -246,7 +253,7 @@ func (s *Store) SplitPartition(ctx context.Context, integration string, obj crm.
 				hi = parts[k+1].Lo
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO sync_cursors (integration, object_type, stream, position, range_end)
-				VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, integration, string(obj), PartitionStream(p.Lo), p.Position, hi); err != nil {
+				VALUES ($1, $2, $3, $4, $5)`, integration, string(obj), PartitionStream(p.Lo), p.Position, hi); err != nil {
 				return err
 			}
 		}
@@ -254,6 +261,28 @@ func (s *Store) SplitPartition(ctx context.Context, integration string, obj crm.
 	})
 	if err != nil {
 		return fmt.Errorf("splitting backfill range %q of %s/%s: %w", from, integration, obj, err)
+	}
+	return nil
+}
+
+// dropUnseenSplit removes the ranges in [lo, hi) ("" hi: to the end) that a split nobody
+// learned of created. They must be unread: a range that was read is known to the workflow.
+func dropUnseenSplit(ctx context.Context, tx pgx.Tx, integration string, obj crm.Object, lo, hi string) error {
+	ps, err := partitions(ctx, tx, integration, obj)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if p.Lo == "" || crm.CompareIDs(p.Lo, lo) < 0 || (hi != "" && crm.CompareIDs(p.Lo, hi) >= 0) {
+			continue
+		}
+		if p.Pages > 0 {
+			return fmt.Errorf("range %q, which the split at %q would cover, has been read (%d pages): the backfill's ranges and the workflow's disagree", p.Lo, lo, p.Pages)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM sync_cursors WHERE integration = $1 AND object_type = $2 AND stream = $3`,
+			integration, string(obj), PartitionStream(p.Lo)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -352,3 +352,34 @@ func (c *Client) Properties(ctx context.Context, obj crm.Object) ([]crm.Property
 	}
 	return resp.Results, rl, nil
 }
+
+// DailyUsage reads GET /account-info/v3/api-usage/daily/private-apps: the account's calls
+// today, its allowance and when it resets (midnight in the account's time zone).
+func (c *Client) DailyUsage(ctx context.Context) (crm.DailyUsage, crm.RateLimit, error) {
+	const endpoint = "GET /account-info/v3/api-usage/daily/private-apps"
+	var resp struct {
+		Results []struct {
+			Name         string `json:"name"`
+			UsageLimit   int    `json:"usageLimit"`
+			CurrentUsage int    `json:"currentUsage"`
+			ResetsAt     string `json:"resetsAt"`
+		} `json:"results"`
+	}
+	_, rl, err := c.do(ctx, http.MethodGet, endpoint, "/account-info/v3/api-usage/daily/private-apps", nil, nil, &resp)
+	if err != nil {
+		return crm.DailyUsage{}, rl, err
+	}
+	for _, r := range resp.Results {
+		if r.Name != "private-apps-api-calls-daily" {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339, r.ResetsAt)
+		if err != nil {
+			return crm.DailyUsage{}, rl, &crm.APIError{Kind: crm.KindInvalid, Endpoint: endpoint, Category: "MALFORMED_USAGE",
+				Message: fmt.Sprintf("resetsAt %q is not a time", r.ResetsAt)}
+		}
+		return crm.DailyUsage{Used: r.CurrentUsage, Limit: r.UsageLimit, ResetsAt: at}, rl, nil
+	}
+	return crm.DailyUsage{}, rl, &crm.APIError{Kind: crm.KindInvalid, Endpoint: endpoint, Category: "MALFORMED_USAGE",
+		Message: "no private-apps-api-calls-daily result"}
+}

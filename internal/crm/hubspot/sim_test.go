@@ -356,3 +356,17 @@ func TestSeekCodecRefusesTokensItCannotPlace(t *testing.T) {
 	_, err = c.SeekToken("opaque", "5")
 	require.Error(t, err)
 }
+
+func TestDailyUsageSaysWhenTheDayResets(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	_, c := setup(t, crmsim.Options{Seed: 3, Contacts: 5, DayLength: time.Hour, Now: func() time.Time { return start }})
+	_, _, err := c.Properties(t.Context(), crm.Contacts)
+	require.NoError(t, err)
+	u, rl, err := c.DailyUsage(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 2, u.Used, "the usage call counts itself and the call before it")
+	require.Equal(t, 10_000_000, u.Limit)
+	require.Equal(t, start.Add(time.Hour), u.ResetsAt)
+	require.True(t, rl.DailyKnown)
+}
