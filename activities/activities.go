@@ -50,6 +50,8 @@ type Activities struct {
 	propertiesTTL time.Duration
 	// maxSlotWait is the longest an activity waits in-process for its quota slot.
 	maxSlotWait time.Duration
+	// sharedQueues: every integration's CRM calls run on the shared queues.
+	sharedQueues bool
 
 	mu         sync.Mutex
 	propsCache map[propsKey]propsEntry
@@ -78,6 +80,27 @@ type Options struct {
 	// 15 s, a window and a half). A longer wait fails the attempt retryably, to come back
 	// when the slot is due, so that a long told wait does not hold a worker slot.
 	MaxSlotWait time.Duration
+	// SharedQueues runs every integration's CRM calls on two shared task queues, with the
+	// credential as the fairness key, instead of two queues per integration: a worker then
+	// keeps the same few long polls open however many integrations it serves.
+	SharedQueues bool
+}
+
+// Queues says where a sync's CRM activities run: the integration's own task queues, or
+// (Shared) the fleet's shared ones, where FairnessKey (the credential's ledger key, never
+// the credential) lets a server with fairness enabled share dispatch between credentials.
+// Workflows take it from the local activity that begins a sync, so the choice is recorded
+// in their history and a replay makes the same one.
+type Queues struct {
+	Shared      bool   `json:"shared,omitempty"`
+	FairnessKey string `json:"fairness_key,omitempty"`
+}
+
+func (a *Activities) queues(in *Integration) Queues {
+	if !a.sharedQueues {
+		return Queues{}
+	}
+	return Queues{Shared: true, FairnessKey: in.Credential}
 }
 
 // New builds the activities' shared state.
@@ -92,6 +115,7 @@ func New(opts Options) (*Activities, error) {
 		now:           opts.Now,
 		propertiesTTL: opts.PropertiesTTL,
 		maxSlotWait:   opts.MaxSlotWait,
+		sharedQueues:  opts.SharedQueues,
 		propsCache:    map[propsKey]propsEntry{},
 	}
 	if a.maxSlotWait <= 0 {
@@ -134,6 +158,12 @@ func (r StreamRef) String() string { return r.Integration + "/" + string(r.Objec
 // integration or object will not appear by retrying: it is a non-retryable error.
 func (a *Activities) integration(ref StreamRef) (*Integration, error) {
 	in, ok := a.integrations[ref.Integration]
+	if !ok && a.sharedQueues {
+		// On the shared queues any worker of the deployment can get the task; one that does
+		// not know the integration yet (a rolling config change) hands it back, slowly.
+		return nil, retryAfter(fmt.Sprintf("integration %q is not in this worker's configuration; is every worker running the same config?", ref.Integration),
+			ErrTypeConfig, 30*time.Second)
+	}
 	if !ok {
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("integration %q is not in this worker's configuration", ref.Integration), ErrTypeConfig, nil)

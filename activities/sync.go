@@ -44,6 +44,8 @@ type BeginBackfillResult struct {
 	// Seekable reports that the connector can start a listing at an id (if it recognises
 	// the CRM's page tokens), so splitting into ranges is worth planning.
 	Seekable bool `json:"seekable"`
+	// Queues says where the sync's CRM calls run.
+	Queues Queues `json:"queues"`
 }
 
 // BeginBackfill prepares the backfill (PostgreSQL only; runs as a local activity). It also
@@ -59,7 +61,7 @@ func (a *Activities) BeginBackfill(ctx context.Context, in BeginBackfillInput) (
 		return BeginBackfillResult{}, classify(ctx, "beginning backfill", err)
 	}
 	_, seekable := integ.Connector.(crm.Seeker)
-	res := BeginBackfillResult{Resumed: start.Resumed, Lanes: integ.Config.LanesFor(), Seekable: seekable}
+	res := BeginBackfillResult{Resumed: start.Resumed, Lanes: integ.Config.LanesFor(), Seekable: seekable, Queues: a.queues(integ)}
 	pages := int64(0)
 	for _, p := range start.Partitions {
 		res.Partitions = append(res.Partitions, Partition{Lo: p.Lo, Hi: p.Hi, Position: p.Position, Done: p.Done})
@@ -241,6 +243,8 @@ type BeginDeltaResult struct {
 	// DeletesDue reports that this delta should also walk the deleted records: the last
 	// walk is older than the integration's delta.deletes_every.
 	DeletesDue bool `json:"deletes_due"`
+	// Queues says where the sync's CRM calls run.
+	Queues Queues `json:"queues"`
 }
 
 // BeginDelta prepares a delta sync (PostgreSQL only; runs as a local activity). A stream
@@ -271,7 +275,7 @@ func (a *Activities) BeginDelta(ctx context.Context, ref StreamRef) (BeginDeltaR
 	}
 	due := del.CompletedAt.IsZero() || a.now().Sub(del.CompletedAt) >= integ.Config.Delta.DeletesEvery.D()
 	return BeginDeltaResult{From: deltaStart(prev.Cursor, prev.StartedAt, integ.Config.Delta.Lag.D()), HighWater: prev.Cursor,
-		BackfillDone: bf.Done(), DeletesDue: due}, nil
+		BackfillDone: bf.Done(), DeletesDue: due, Queues: a.queues(integ)}, nil
 }
 
 // deltaStart is where a delta run begins: the stored cursor, unless the previous run

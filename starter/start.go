@@ -168,5 +168,8 @@ func progressLine(s stream, p workflows.Progress, perSecond float64) string {
 	if p.Remaining >= 0 {
 		fmt.Fprintf(&b, "  window quota left %d", p.Remaining)
 	}
+	if w := p.Waiting; w != nil {
+		fmt.Fprintf(&b, "  PAUSED until %s: %s", w.Until.Local().Format(time.DateTime), w.Why)
+	}
 	return b.String()
 }

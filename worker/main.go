@@ -93,7 +93,7 @@ func run(ctx context.Context) error {
 	}
 	log.Info("database ready", zap.Int("schema_version", version), zap.Int("migrations_applied", applied))
 
-	acts, err := activities.New(activities.Options{Store: st, Integrations: integrations, Logger: log})
+	acts, err := activities.New(activities.Options{Store: st, Integrations: integrations, Logger: log, SharedQueues: env.SharedQueues})
 	if err != nil {
 		return err
 	}
@@ -105,15 +105,30 @@ func run(ctx context.Context) error {
 	defer c.Close()
 
 	workers := []worker.Worker{newWorkflowWorker(c, env.TaskQueue, acts)}
+	var shared ratelimit.Rates
 	for _, in := range cfg.Integrations {
 		rates := ratelimit.ForQuota(in.Quota)
-		workers = append(workers,
-			newActivityWorker(c, workflows.APITaskQueue(in.ID), rates.API, acts),
-			newActivityWorker(c, workflows.SearchTaskQueue(in.ID), rates.Search, acts))
+		shared.API += rates.API
+		shared.Search += rates.Search
+		if !env.SharedQueues {
+			workers = append(workers,
+				newActivityWorker(c, workflows.APITaskQueue(in.ID), rates.API, acts),
+				newActivityWorker(c, workflows.SearchTaskQueue(in.ID), rates.Search, acts))
+		}
 		log.Info("integration ready", zap.String("integration", in.ID), zap.String("provider", in.Provider),
 			zap.String("base_url", in.BaseURL), zap.Any("objects", in.Objects),
 			zap.Float64("api_rate_per_s", rates.API), zap.Float64("search_rate_per_s", rates.Search))
 	}
+	if env.SharedQueues {
+		// The shared queues' server-side rate is the fleet's total backstop; each credential's
+		// exact quota is the ledger's, and a server with fairness enabled shares dispatch
+		// between credentials (the fairness key) so one backlog never starves the others.
+		workers = append(workers,
+			newActivityWorker(c, workflows.SharedAPITaskQueue(env.TaskQueue), shared.API, acts),
+			newActivityWorker(c, workflows.SharedSearchTaskQueue(env.TaskQueue), shared.Search, acts))
+	}
+	log.Info("integrations ready", zap.Int("integrations", len(cfg.Integrations)), zap.Bool("shared_task_queues", env.SharedQueues),
+		zap.Int("activity_workers", len(workers)-1))
 	for i, w := range workers {
 		if err := w.Start(); err != nil {
 			for _, started := range workers[:i] {

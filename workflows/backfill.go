@@ -47,6 +47,8 @@ type BackfillState struct {
 	// ArchivedAfter is the next archived page's token.
 	ArchivedAfter string   `json:"archived_after"`
 	Progress      Progress `json:"progress"`
+	// Queues says where the CRM calls run.
+	Queues activities.Queues `json:"queues"`
 }
 
 // Range is one id range of the listing, [Lo, Hi) ("" = the start or the end), read by one
@@ -125,7 +127,7 @@ func Backfill(ctx workflow.Context, in BackfillInput) (BackfillResult, error) {
 		if err != nil {
 			return BackfillResult{}, err
 		}
-		st.Lanes, st.Seekable = max(1, begin.Lanes), begin.Seekable
+		st.Lanes, st.Seekable, st.Queues = max(1, begin.Lanes), begin.Seekable, begin.Queues
 		st.Ranges = nil
 		for _, bp := range begin.Partitions {
 			st.Ranges = append(st.Ranges, Range{Lo: bp.Lo, Hi: bp.Hi, Position: bp.Position, Done: bp.Done})
@@ -147,11 +149,11 @@ func Backfill(ctx workflow.Context, in BackfillInput) (BackfillResult, error) {
 			return BackfillResult{}, continueBackfill(ctx, in, st)
 		}
 		st.Phase, p.Phase = phaseArchived, phaseArchived
-	} else if err := refreshProperties(ctx, ref, p); err != nil {
+	} else if err := refreshProperties(ctx, ref, st.Queues, p); err != nil {
 		return BackfillResult{}, err
 	}
 	p.Phase = phaseArchived
-	api := apiContext(ctx, APITaskQueue(in.Integration))
+	api := apiContext(ctx, apiQueue(ctx, in.Integration, st.Queues), st.Queues)
 	for pages := 0; ; pages++ {
 		if runIsFull(ctx, pages) {
 			return BackfillResult{}, continueBackfill(ctx, in, st)
@@ -191,8 +193,8 @@ func continueBackfill(ctx workflow.Context, in BackfillInput, st *BackfillState)
 // run's history is full: every lane has finished its page in flight and the state holds
 // every range's position, ready to continue as new.
 func readRanges(ctx workflow.Context, ref activities.StreamRef, st *BackfillState) (full bool, err error) {
-	api := apiContext(ctx, APITaskQueue(ref.Integration))
-	search := apiContext(ctx, SearchTaskQueue(ref.Integration))
+	api := apiContext(ctx, apiQueue(ctx, ref.Integration, st.Queues), st.Queues)
+	search := apiContext(ctx, searchQueue(ctx, ref.Integration, st.Queues), st.Queues)
 	var (
 		failure error
 		stop    bool
@@ -214,7 +216,7 @@ func readRanges(ctx workflow.Context, ref activities.StreamRef, st *BackfillStat
 			st.Planned = !stop || len(st.Ranges) > 1
 		})
 	}
-	if err := refreshProperties(ctx, ref, &st.Progress); err != nil {
+	if err := refreshProperties(ctx, ref, st.Queues, &st.Progress); err != nil {
 		stop, failure = true, err
 	}
 	st.Progress.Phase = phaseListing

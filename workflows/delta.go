@@ -33,6 +33,8 @@ type DeltaState struct {
 	// DeletesDue reports that this sync walks the deleted records after the changes.
 	DeletesDue bool     `json:"deletes_due"`
 	Progress   Progress `json:"progress"`
+	// Queues says where the CRM calls run.
+	Queues activities.Queues `json:"queues"`
 }
 
 // DeltaResult summarises a delta sync.
@@ -81,7 +83,7 @@ func DeltaSync(ctx workflow.Context, in DeltaInput) (DeltaResult, error) {
 		if err := workflow.ExecuteLocalActivity(localContext(ctx), a.BeginDelta, ref).Get(ctx, &begin); err != nil {
 			return DeltaResult{}, err
 		}
-		st.From, st.DeletesDue = begin.From, begin.DeletesDue
+		st.From, st.DeletesDue, st.Queues = begin.From, begin.DeletesDue, begin.Queues
 		st.Phase = phaseChanges
 		if !begin.BackfillDone {
 			started, err := startBackfill(ctx, in.Integration, in.Object)
@@ -92,13 +94,13 @@ func DeltaSync(ctx workflow.Context, in DeltaInput) (DeltaResult, error) {
 		}
 	}
 	phase := st.Phase
-	if err := refreshProperties(ctx, ref, p); err != nil {
+	if err := refreshProperties(ctx, ref, st.Queues, p); err != nil {
 		return DeltaResult{}, err
 	}
 	p.Phase = phase
 
-	search := apiContext(ctx, SearchTaskQueue(in.Integration))
-	api := apiContext(ctx, APITaskQueue(in.Integration))
+	search := apiContext(ctx, searchQueue(ctx, in.Integration, st.Queues), st.Queues)
+	api := apiContext(ctx, apiQueue(ctx, in.Integration, st.Queues), st.Queues)
 	for pages := 0; ; pages++ {
 		if runIsFull(ctx, pages) {
 			return DeltaResult{}, workflow.NewContinueAsNewError(ctx, DeltaSync, DeltaInput{

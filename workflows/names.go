@@ -29,6 +29,31 @@ func APITaskQueue(integration string) string { return "crmsync/" + integration }
 // separately (per second, outside the ten-second bucket).
 func SearchTaskQueue(integration string) string { return "crmsync/" + integration + "/search" }
 
+// SharedAPITaskQueue and SharedSearchTaskQueue serve every integration's CRM calls when
+// workers run with CRMSYNC_TASK_QUEUES=shared (activities.Queues): a fleet with thousands of
+// integrations then keeps a handful of long polls open, not two queues' worth per
+// integration. They are named after the deployment's workflow queue, which keeps two
+// deployments in one namespace apart.
+func SharedAPITaskQueue(workflowQueue string) string { return workflowQueue + "/api" }
+
+// SharedSearchTaskQueue is the shared queue for search calls (see SharedAPITaskQueue).
+func SharedSearchTaskQueue(workflowQueue string) string { return workflowQueue + "/search" }
+
+// apiQueue and searchQueue are where a sync's CRM calls run.
+func apiQueue(ctx workflow.Context, integration string, q activities.Queues) string {
+	if q.Shared {
+		return SharedAPITaskQueue(workflow.GetInfo(ctx).TaskQueueName)
+	}
+	return APITaskQueue(integration)
+}
+
+func searchQueue(ctx workflow.Context, integration string, q activities.Queues) string {
+	if q.Shared {
+		return SharedSearchTaskQueue(workflow.GetInfo(ctx).TaskQueueName)
+	}
+	return SearchTaskQueue(integration)
+}
+
 // BackfillID is the workflow id of an object's backfill: one id per stream, so two
 // backfills of the same stream can never run at once.
 func BackfillID(integration string, obj crm.Object) string {
@@ -108,9 +133,14 @@ var a *activities.Activities
 // forever: a CRM outage should delay a sync, not fail it; the errors that can never
 // succeed are non-retryable and stop it at once. The short heartbeat timeout lets the
 // server hand a dead worker's page to another worker within seconds.
-func apiContext(ctx workflow.Context, queue string) workflow.Context {
+func apiContext(ctx workflow.Context, queue string, q activities.Queues) workflow.Context {
+	var prio temporal.Priority
+	if q.FairnessKey != "" {
+		prio.FairnessKey = q.FairnessKey
+	}
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:           queue,
+		Priority:            prio,
 		StartToCloseTimeout: 2 * time.Minute,
 		HeartbeatTimeout:    10 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
@@ -145,7 +175,7 @@ func validateRef(integration string, obj crm.Object) error {
 }
 
 // refreshProperties reloads the object's property list when it is missing or stale.
-func refreshProperties(ctx workflow.Context, ref activities.StreamRef, p *Progress) error {
+func refreshProperties(ctx workflow.Context, ref activities.StreamRef, q activities.Queues, p *Progress) error {
 	var stale bool
 	if err := workflow.ExecuteLocalActivity(localContext(ctx), a.PropertiesStale, ref).Get(ctx, &stale); err != nil {
 		return err
@@ -154,7 +184,7 @@ func refreshProperties(ctx workflow.Context, ref activities.StreamRef, p *Progre
 		return nil
 	}
 	p.Phase = phaseProperties
-	return callCRM(ctx, apiContext(ctx, APITaskQueue(ref.Integration)), p, a.RefreshProperties, ref, nil)
+	return callCRM(ctx, apiContext(ctx, apiQueue(ctx, ref.Integration, q), q), p, a.RefreshProperties, ref, nil)
 }
 
 func (p *Progress) page(ctx workflow.Context, r activities.PageResult) {

@@ -67,7 +67,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 func brokenBackfill(ctx workflow.Context, in BackfillInput) (BackfillResult, error) {
 	ref := activities.StreamRef{Integration: in.Integration, Object: in.Object}
 	var r activities.BackfillPageResult
-	err := workflow.ExecuteActivity(apiContext(ctx, APITaskQueue(in.Integration)), a.BackfillPage,
+	err := workflow.ExecuteActivity(apiContext(ctx, APITaskQueue(in.Integration), activities.Queues{}), a.BackfillPage,
 		activities.BackfillPageInput{StreamRef: ref}).Get(ctx, &r)
 	return BackfillResult{}, err
 }

@@ -4,7 +4,7 @@
 //
 // Run it with `make bench` (which builds bin/worker first), or
 //
-//	go run ./internal/bench [--scenarios a,b,c,d,e] [--records 50000] [--quick] [--out .bench]
+//	go run ./internal/bench [--scenarios a,b,c,d,e,f] [--records 50000] [--quick] [--out .bench]
 //
 // Every figure comes from the simulator's own counters and from PostgreSQL, never from
 // crmsync's view of itself. The JSON lines (prefixed "BENCH ") also go to
@@ -34,6 +34,8 @@ type options struct {
 	// quotas and latencies are the backfill grid's rows (scenarios a and b).
 	quotas    []int
 	latencies []time.Duration
+	// idleIntegrations are scenario f's numbers of integrations.
+	idleIntegrations []int
 }
 
 // quickRecords is the backfill size of --quick, a smoke run of a few minutes.
@@ -111,12 +113,14 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 		quick     bool
 		quotas    = "100,190"
 		latencies = "0s,200ms"
+		idle      = "10,100,1000"
 	)
 	fs.StringVar(&scenarios, "scenarios", strings.Join(scenarioNames(), ","), "comma-separated scenarios to run")
 	fs.IntVar(&opts.records, "records", 50000, "contacts in the backfill scenarios")
 	fs.BoolVar(&quick, "quick", false, fmt.Sprintf("smoke run: %d records", quickRecords))
 	fs.StringVar(&quotas, "quotas", quotas, "comma-separated quotas (calls per 10 s) of the backfill grid")
 	fs.StringVar(&latencies, "latencies", latencies, "comma-separated CRM latencies of the backfill grid")
+	fs.StringVar(&idle, "idle-integrations", idle, "comma-separated numbers of integrations for scenario f")
 	fs.StringVar(&opts.outDir, "out", ".bench", "directory for results.jsonl, worker logs and per-second series")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -143,6 +147,13 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 			return options{}, fmt.Errorf("--latencies: %q is not a duration like 200ms", l)
 		}
 		opts.latencies = append(opts.latencies, d)
+	}
+	for v := range strings.SplitSeq(idle, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 {
+			return options{}, fmt.Errorf("--idle-integrations: %q is not a number of integrations", v)
+		}
+		opts.idleIntegrations = append(opts.idleIntegrations, n)
 	}
 	for s := range strings.SplitSeq(scenarios, ",") {
 		if s = strings.TrimSpace(s); s != "" && !slices.Contains(opts.scenarios, s) {

@@ -70,6 +70,10 @@ func (rep *reporter) printTable() error {
 		if r.Daily != nil {
 			daily = r.Daily.String()
 		}
+		if r.Idle != nil {
+			fmt.Fprintf(tw, "%s\t\t\t1\tIDLE: %s\n", r.Run, r.Idle)
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%.1fs\t%.0fs\t%s\t%s\t%d\t%d\t%d/%d\t%s\t%s\t%s\n",
 			r.Run, r.Quota, latency(r.LatencyMS), r.Workers, r.Records, r.APICalls, r.MinCalls, r.CallsPerMin,
 			r.ElapsedS, r.TLimS, r.ElapsedOverTLim, r.Utilisation, r.RateLimited, r.Early, r.Peak10s, r.Quota,

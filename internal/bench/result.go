@@ -57,6 +57,8 @@ type result struct {
 	IdleDelta []streamCalls `json:"idle_delta,omitempty"`
 	// Daily is what scenario (e) shows of the daily budget.
 	Daily *dailyCounts `json:"daily,omitempty"`
+	// Idle is what an idle worker costs (scenario f).
+	Idle *idleCounts `json:"idle,omitempty"`
 
 	Error string `json:"error,omitempty"`
 }

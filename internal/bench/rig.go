@@ -45,6 +45,11 @@ type rigSpec struct {
 	deltaLag time.Duration
 	// workers is how many worker processes to run.
 	workers int
+	// integrations is how many integrations the config lists (0 or 1: one); the others are
+	// copies of the first under other ids, which nothing syncs (scenario f).
+	integrations int
+	// sharedQueues runs the workers with CRMSYNC_TASK_QUEUES=shared.
+	sharedQueues bool
 }
 
 // rig is one run's private world: a simulator on its own port, a fresh PostgreSQL schema,
@@ -148,6 +153,11 @@ func (r *rig) writeConfig() error {
 			Lag:      config.Duration(r.spec.deltaLag),
 		},
 	}}}
+	for k := 1; k < r.spec.integrations; k++ {
+		in := cfg.Integrations[0]
+		in.ID = fmt.Sprintf("%s-%d", r.integration, k)
+		cfg.Integrations = append(cfg.Integrations, in)
+	}
 	doc, err := yaml.Marshal(cfg)
 	if err != nil {
 		return fmt.Errorf("encoding the config: %w", err)
@@ -177,7 +187,17 @@ func (r *rig) workerEnv(b *bench) []string {
 		"CRMSYNC_TASK_QUEUE="+r.taskQueue,
 		credentialEnv+"="+r.token,
 		"CRMSYNC_LOG_FORMAT=json",
+		"CRMSYNC_TASK_QUEUES="+map[bool]string{false: "per-integration", true: "shared"}[r.spec.sharedQueues],
 	)
+}
+
+// lastIntegration is the id of the config's last integration, whose queues a worker
+// starts polling last.
+func (r *rig) lastIntegration() string {
+	if r.spec.integrations > 1 {
+		return fmt.Sprintf("%s-%d", r.integration, r.spec.integrations-1)
+	}
+	return r.integration
 }
 
 // startWorkers starts the run's workers and waits until all of them poll the workflow
@@ -198,7 +218,15 @@ func (r *rig) startWorkers(ctx context.Context, b *bench) error {
 	}
 	queues := []queueWant{
 		{name: r.taskQueue, kind: enumspb.TASK_QUEUE_TYPE_WORKFLOW},
-		{name: workflows.APITaskQueue(r.integration), kind: enumspb.TASK_QUEUE_TYPE_ACTIVITY},
+		{name: workflows.APITaskQueue(r.lastIntegration()), kind: enumspb.TASK_QUEUE_TYPE_ACTIVITY},
+	}
+	if r.spec.sharedQueues {
+		queues[1].name = workflows.SharedAPITaskQueue(r.taskQueue)
+	}
+	if r.spec.integrations > 1 {
+		// Scenario f measures what polling so many queues costs, refused polls included:
+		// a worker that has started its workflow worker is ready for it.
+		queues = queues[:1]
 	}
 	return waitForPollers(ctx, b.client, queues, r.workers)
 }

@@ -51,6 +51,8 @@ func allScenarios() []scenario {
 			run: func(ctx context.Context, b *bench) []result { return []result{b.runIdleDelta(ctx)} }},
 		{name: "e", about: "a daily allowance that runs out mid-backfill",
 			run: func(ctx context.Context, b *bench) []result { return []result{b.runDailyBudget(ctx)} }},
+		{name: "f", about: "an idle worker's cost by integrations configured, queue pair per integration vs shared queues",
+			run: func(ctx context.Context, b *bench) []result { return b.runIdleCost(ctx) }},
 	}
 }
 

@@ -19,7 +19,7 @@ const (
 	// workerStopGrace is how long a worker may take to stop after SIGTERM before SIGKILL.
 	workerStopGrace = 10 * time.Second
 	// workerReadyTimeout bounds the wait for the workers to poll their task queues.
-	workerReadyTimeout = time.Minute
+	workerReadyTimeout = 3 * time.Minute
 	// pollInterval is how often the benchmark re-checks something it waits for.
 	pollInterval = 200 * time.Millisecond
 )

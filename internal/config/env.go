@@ -20,6 +20,10 @@ type Env struct {
 	// TaskQueue is CRMSYNC_TASK_QUEUE (default "crmsync"): the queue crmsync's workflows
 	// run on. Every worker and starter of one deployment must agree on it.
 	TaskQueue string
+	// SharedQueues is CRMSYNC_TASK_QUEUES=shared: every integration's CRM calls run on two
+	// shared task queues (with the credential as fairness key) rather than two queues per
+	// integration ("per-integration", the default). Every worker of a deployment must agree.
+	SharedQueues bool
 	// Temporal is how to reach the Temporal server.
 	Temporal Temporal
 }
@@ -73,6 +77,13 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 			ServerCACertPath: get("TEMPORAL_TLS_SERVER_CA_CERT_PATH", ""),
 			ServerName:       get("TEMPORAL_TLS_SERVER_NAME", ""),
 		},
+	}
+	switch v := strings.ToLower(get("CRMSYNC_TASK_QUEUES", "per-integration")); v {
+	case "per-integration":
+	case "shared":
+		e.SharedQueues = true
+	default:
+		return Env{}, fmt.Errorf("CRMSYNC_TASK_QUEUES: want per-integration or shared, got %q", v)
 	}
 	switch v := strings.ToLower(get("TEMPORAL_TLS", "")); v {
 	case "", "false", "0":

@@ -124,6 +124,7 @@ type harness struct {
 	cfgPath     string
 	objects     []crm.Object
 	workers     int
+	shared      bool
 	// queue keeps this test's workflows away from other tests' workers.
 	queue string
 	// inflight counts CRM requests the simulator is answering right now.
@@ -139,6 +140,8 @@ type options struct {
 	deltaInterval  time.Duration
 	// lanes is backfill.lanes (0: automatic).
 	lanes int
+	// sharedQueues runs the workers with CRMSYNC_TASK_QUEUES=shared.
+	sharedQueues bool
 }
 
 func newHarness(t *testing.T, o options) *harness {
@@ -146,7 +149,7 @@ func newHarness(t *testing.T, o options) *harness {
 	if testing.Short() {
 		t.Skip("end-to-end: needs the Temporal dev server")
 	}
-	h := &harness{t: t, integration: "e2e-" + randomHex(4), token: "pat-e2e-" + randomHex(8), objects: o.objects}
+	h := &harness{t: t, integration: "e2e-" + randomHex(4), token: "pat-e2e-" + randomHex(8), objects: o.objects, shared: o.sharedQueues}
 	h.queue = "crmsync-" + h.integration
 	if len(h.objects) == 0 {
 		h.objects = crm.Objects
@@ -214,7 +217,22 @@ func (h *harness) env() []string {
 	return append(os.Environ(),
 		"CRMSYNC_CONFIG="+h.cfgPath, "DATABASE_URL="+h.dbURL, "E2E_TOKEN="+h.token,
 		"TEMPORAL_ADDRESS="+devServer.FrontendHostPort(), "TEMPORAL_NAMESPACE=default", "CRMSYNC_TASK_QUEUE="+h.queue,
-		"CRMSYNC_LOG_FORMAT=json")
+		"CRMSYNC_LOG_FORMAT=json", "CRMSYNC_TASK_QUEUES="+map[bool]string{false: "per-integration", true: "shared"}[h.shared])
+}
+
+// activityIdentities are the workers that ran a workflow's activities (its latest run).
+func (h *harness) activityIdentities(workflowID string) map[string]int {
+	h.t.Helper()
+	ids := map[string]int{}
+	it := h.client.GetWorkflowHistory(h.t.Context(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(h.t, err)
+		if a := ev.GetActivityTaskStartedEventAttributes(); a != nil {
+			ids[a.GetIdentity()]++
+		}
+	}
+	return ids
 }
 
 // workerProc is a worker OS process.

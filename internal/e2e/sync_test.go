@@ -243,3 +243,28 @@ func TestEqualTimestampBurstBeyondTheSearchCap(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("delta cursor after the burst: %s", b)
 }
+
+// Two worker processes on the shared task queues: the quota holds (the ledger is shared by
+// the fleet, whatever queue the calls come through), both workers read pages, and the data
+// equals the CRM's.
+func TestTwoWorkersOnSharedQueuesKeepTheQuota(t *testing.T) {
+	t.Parallel()
+	const quota = 100
+	h := newHarness(t, options{
+		sim:            crmsim.Options{Seed: 31, Contacts: 8000, Companies: 10, Deals: 10, Latency: 20 * time.Millisecond},
+		objects:        []crm.Object{crm.Contacts},
+		requestsPer10s: quota,
+		sharedQueues:   true,
+	})
+	h.startWorker()
+	h.startWorker()
+	began := time.Now()
+	h.wait(3*time.Minute, h.start("backfill")...)
+	st := h.sim.Stats()
+	ids := h.activityIdentities(workflows.BackfillID(h.integration, crm.Contacts))
+	t.Logf("two workers, shared queues: %d calls in %s, busiest 10 s %v, activities per worker %v",
+		st.Total, time.Since(began).Round(time.Millisecond), st.Peak10s, ids)
+	require.Len(t, ids, 2, "both workers read pages")
+	h.requirePolite(quota)
+	h.requireGroundTruth(time.Time{})
+}
