@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -153,7 +154,7 @@ func (a *Activities) learn(ctx context.Context, in *Integration, kind string, sl
 	if wait <= 0 {
 		return QuotaPause{}
 	}
-	why := fmt.Sprintf("429 %s", firstNonEmpty(ae.Policy, ae.Category))
+	why := fmt.Sprintf("429 %s", cmp.Or(ae.Policy, ae.Category))
 	for _, k := range kinds {
 		if err := a.store.Block(ctx, in.Credential, k, a.now().Add(wait), why); err != nil {
 			log.Warn("recording a told wait", zap.Error(err))
@@ -250,13 +251,4 @@ func sleepUntil(ctx context.Context, t time.Time, now func() time.Time) error {
 	case <-timer.C:
 		return nil
 	}
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

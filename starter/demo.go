@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -130,7 +131,7 @@ func (d *demo) run(ctx context.Context) error {
 	if !pgIdentifier.MatchString(f.schema) {
 		return fmt.Errorf("--schema %q: want lower-case letters, digits and underscores", f.schema)
 	}
-	dbURL, err := prepareDemoDatabase(ctx, firstNonEmpty(f.databaseURL, os.Getenv("DATABASE_URL"), config.DefaultDatabaseURL), f.schema)
+	dbURL, err := prepareDemoDatabase(ctx, cmp.Or(f.databaseURL, os.Getenv("DATABASE_URL"), config.DefaultDatabaseURL), f.schema)
 	if err != nil {
 		return err
 	}
@@ -593,7 +594,7 @@ func (d *demo) summary(ctx context.Context, streams []stream, st crmsim.Stats, e
 	}
 	fmt.Fprintf(d.out, "Temporal Web UI:     http://localhost:%d/namespaces/default/workflows\n", d.flags.uiPort)
 	fmt.Fprintf(d.out, "PostgreSQL:          psql '%s' -c 'SELECT object_type, count(*) FROM %s.records GROUP BY 1'\n\n",
-		redactURL(firstNonEmpty(d.flags.databaseURL, os.Getenv("DATABASE_URL"), config.DefaultDatabaseURL)), d.flags.schema)
+		redactURL(cmp.Or(d.flags.databaseURL, os.Getenv("DATABASE_URL"), config.DefaultDatabaseURL)), d.flags.schema)
 	return nil
 }
 

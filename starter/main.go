@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -120,7 +121,7 @@ func loadEnv(c commonFlags) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	log, err := logging.New(os.Getenv("CRMSYNC_LOG_FORMAT"), firstNonEmpty(os.Getenv("CRMSYNC_LOG_LEVEL"), "warn"))
+	log, err := logging.New(os.Getenv("CRMSYNC_LOG_FORMAT"), cmp.Or(os.Getenv("CRMSYNC_LOG_LEVEL"), "warn"))
 	if err != nil {
 		return nil, err
 	}
@@ -222,13 +223,4 @@ func (l *listFlag) Set(v string) error {
 		}
 	}
 	return nil
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

@@ -55,12 +55,10 @@ func (b *bench) runDailyBudget(ctx context.Context) result {
 		if err != nil {
 			return err
 		}
-		st := r.sim.Stats()
-		records, err := countRecords(ctx, r.schemaURL, r.integration)
+		st, err := r.measure(ctx, &res, elapsed)
 		if err != nil {
 			return err
 		}
-		res.record(trafficOf(st), records, elapsed)
 		d := pauseOf(st.PerSecond)
 		d.Limit, d.Reserve = dailyAllow, q.Reserve(dailyAllow)
 		res.Daily = &d

@@ -144,12 +144,10 @@ func (b *bench) runBackfill(ctx context.Context, p backfillParams) result {
 		if err != nil {
 			return err
 		}
-		st := r.sim.Stats()
-		records, err := countRecords(ctx, r.schemaURL, r.integration)
+		st, err := r.measure(ctx, &res, elapsed)
 		if err != nil {
 			return err
 		}
-		res.record(trafficOf(st), records, elapsed)
 		return writePerSecond(b.opts.outDir, spec.run, st.PerSecond)
 	})
 	if err != nil {
@@ -187,12 +185,9 @@ func (b *bench) runIdleDelta(ctx context.Context) result {
 		if err != nil {
 			return err
 		}
-		st := r.sim.Stats()
-		records, err := countRecords(ctx, r.schemaURL, r.integration)
-		if err != nil {
+		if _, err := r.measure(ctx, &res, elapsed); err != nil {
 			return err
 		}
-		res.record(trafficOf(st), records, elapsed)
 
 		b.progress("%s: backfill done; waiting %s for the delta lag window to pass", spec.run, idleDeltaLag+time.Second)
 		if err := sleep(ctx, idleDeltaLag+time.Second); err != nil {
@@ -223,6 +218,18 @@ func (r *rig) idleDelta(ctx context.Context, b *bench, obj crm.Object) (streamCa
 		return streamCalls{}, fmt.Errorf("second delta: %w", err)
 	}
 	return deltaCalls(obj, before, r.sim.Stats()), nil
+}
+
+// measure fills res from crmsync's traffic in the simulator's counters and the records
+// stored, and returns the counters.
+func (r *rig) measure(ctx context.Context, res *result, elapsed time.Duration) (crmsim.Stats, error) {
+	st := r.sim.Stats()
+	records, err := countRecords(ctx, r.schemaURL, r.integration)
+	if err != nil {
+		return st, err
+	}
+	res.record(trafficOf(st), records, elapsed)
+	return st, nil
 }
 
 // withRig sets up a run's world, runs fn in it under runTimeout, and tears the world down

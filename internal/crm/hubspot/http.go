@@ -2,6 +2,7 @@ package hubspot
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -118,7 +119,7 @@ func errorFromResponse(endpoint string, resp *http.Response, raw []byte, rl crm.
 	var eb errorBody
 	if isJSON(resp.Header.Get("Content-Type")) && json.Unmarshal(raw, &eb) == nil {
 		e.Message = truncate(eb.Message, 500)
-		e.Category = firstNonEmpty(eb.Category, eb.ErrorType)
+		e.Category = cmp.Or(eb.Category, eb.ErrorType)
 		e.Policy = eb.PolicyName
 		if eb.CorrelationID != "" {
 			e.CorrelationID = eb.CorrelationID
@@ -268,13 +269,4 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
