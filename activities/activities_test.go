@@ -236,15 +236,9 @@ func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 // another call reaching the CRM or a single 429, and calls go again once it has reset.
 func TestDailyReservePausesCallsUntilTheDayResets(t *testing.T) {
 	t.Parallel()
-	start := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
-	clk := &clock{t: start}
-	w := setup(t, crmsim.Options{Seed: 5, Contacts: 3000, Companies: 5, Deals: 5, DailyLimit: 20, DayLength: 4 * time.Hour, Now: clk.Now}, "good-token")
-	reserve := config.Share(0.25)
-	w.acts = rebuild(t, w, func(cfg *config.Integration) { cfg.Quota.DailyReserve = &reserve }, clk.Now)
+	w, clk, start := dailySetup(t, 5, 3000, 20)
 	ctx := t.Context()
 	_, err := w.acts.BeginBackfill(ctx, activities.BeginBackfillInput{StreamRef: w.ref})
-	require.NoError(t, err)
-	_, err = w.acts.RefreshProperties(ctx, w.ref)
 	require.NoError(t, err)
 
 	var pause activities.QuotaPause
@@ -286,31 +280,34 @@ func TestDailyReservePausesCallsUntilTheDayResets(t *testing.T) {
 	require.Zero(t, w.sim.Stats().RateLimited)
 }
 
-// rebuild makes the world's activities again with a changed integration config and clock.
-func rebuild(t *testing.T, w *world, change func(*config.Integration), now func() time.Time) *activities.Activities {
+// dailySetup is a world whose simulator allows dailyLimit calls in a four-hour day and whose
+// integration keeps a quarter of them for other apps, on a settable clock; the property
+// list is loaded (one call).
+func dailySetup(t *testing.T, seed int64, contacts, dailyLimit int) (*world, *clock, time.Time) {
 	t.Helper()
+	start := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	clk := &clock{t: start}
+	w := setup(t, crmsim.Options{Seed: seed, Contacts: contacts, Companies: 5, Deals: 5, DailyLimit: dailyLimit, DayLength: 4 * time.Hour, Now: clk.Now}, "good-token")
 	old, ok := w.acts.Integration("acme")
 	require.True(t, ok)
 	cfg := old.Config
-	change(&cfg)
-	acts, err := activities.New(activities.Options{Store: w.store, MaxSlotWait: time.Millisecond, Now: now,
+	reserve := config.Share(0.25)
+	cfg.Quota.DailyReserve = &reserve
+	acts, err := activities.New(activities.Options{Store: w.store, MaxSlotWait: time.Millisecond, Now: clk.Now,
 		Integrations: []*activities.Integration{{Config: cfg, Connector: old.Connector, Credential: old.Credential}}})
 	require.NoError(t, err)
-	return acts
+	w.acts = acts
+	_, err = w.acts.RefreshProperties(t.Context(), w.ref)
+	require.NoError(t, err)
+	return w, clk, start
 }
 
 // Calls in flight together all find the reserve reached: they decide one pause, until the
 // CRM's reset, and none of them stretches it.
 func TestCallsReachingTheReserveTogetherShareOnePause(t *testing.T) {
 	t.Parallel()
-	start := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
-	clk := &clock{t: start}
-	w := setup(t, crmsim.Options{Seed: 6, Contacts: 300, Companies: 5, Deals: 5, DailyLimit: 40, DayLength: 4 * time.Hour, Now: clk.Now}, "good-token")
-	reserve := config.Share(0.25)
-	w.acts = rebuild(t, w, func(cfg *config.Integration) { cfg.Quota.DailyReserve = &reserve }, clk.Now)
+	w, clk, start := dailySetup(t, 6, 300, 40)
 	ctx := t.Context()
-	_, err := w.acts.RefreshProperties(ctx, w.ref)
-	require.NoError(t, err)
 	for range 27 { // 12 left of 40, the reserve 10
 		_, err := w.acts.ArchivedPage(ctx, activities.ArchivedPageInput{StreamRef: w.ref})
 		require.NoError(t, err)

@@ -134,13 +134,9 @@ var a *activities.Activities
 // succeed are non-retryable and stop it at once. The short heartbeat timeout lets the
 // server hand a dead worker's page to another worker within seconds.
 func apiContext(ctx workflow.Context, queue string, q activities.Queues) workflow.Context {
-	var prio temporal.Priority
-	if q.FairnessKey != "" {
-		prio.FairnessKey = q.FairnessKey
-	}
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:           queue,
-		Priority:            prio,
+		Priority:            temporal.Priority{FairnessKey: q.FairnessKey},
 		StartToCloseTimeout: 2 * time.Minute,
 		HeartbeatTimeout:    10 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
