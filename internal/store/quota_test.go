@@ -371,3 +371,27 @@ func TestACallOfOursAnsweredLaterIsNotMistakenForAnotherConsumer(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, theirs, "both calls the CRM counted are ours")
 }
+
+func TestAnswersInTheWindowOfACallInFlightAreKeptForItsReading(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	w := store.Window{Calls: 100, Period: 10 * time.Second}
+	// Five calls answered early in the window.
+	for i := range 5 {
+		r, err := s.Reserve(ctx, "cred", "window", w, t0.Add(time.Duration(i)*time.Millisecond), time.Second)
+		require.NoError(t, err)
+		_, _, err = s.Settle(ctx, "cred", "window", w, r.At, t0.Add(100*time.Millisecond), -1)
+		require.NoError(t, err)
+	}
+	// A call sent ten seconds later is still on its way when another worker reserves a
+	// slot half a second after it, at a time when the first five have left every window.
+	slow, err := s.Reserve(ctx, "cred", "window", w, t0.Add(10*time.Second), time.Second)
+	require.NoError(t, err)
+	_, err = s.Reserve(ctx, "cred", "window", w, t0.Add(10500*time.Millisecond), time.Second)
+	require.NoError(t, err)
+	// The CRM counted the five answered ones and itself in the slow call's window.
+	theirs, _, err := s.Settle(ctx, "cred", "window", w, slow.At, t0.Add(10200*time.Millisecond), 6)
+	require.NoError(t, err)
+	require.Zero(t, theirs, "every call the CRM counted was ours")
+}
