@@ -36,6 +36,7 @@ Commands:
   schedule apply    create or update the delta Schedules from the config; remove stale ones
   schedule delete   delete crmsync's delta Schedules        [--integration ID]
   status            show every stream's state
+  webhooks          receive the CRM's signed change notifications  [--listen :8088] [--public-url URL]
   sim               run the CRM simulator                   (starter sim -h for its flags)
 
 The config file is CRMSYNC_CONFIG (default crmsync.yaml) or --config; Temporal and
@@ -88,6 +89,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	case "status":
 		return runStatus(ctx, rest, out)
+	case "webhooks":
+		return runWebhooks(ctx, rest, out)
 	default:
 		return fmt.Errorf("unknown command %q; run starter -h", cmd)
 	}

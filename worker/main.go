@@ -152,6 +152,7 @@ func newWorkflowWorker(c client.Client, queue string, acts *activities.Activitie
 	w := worker.New(c, queue, worker.Options{WorkerStopTimeout: 10 * time.Second})
 	w.RegisterWorkflow(workflows.Backfill)
 	w.RegisterWorkflow(workflows.DeltaSync)
+	w.RegisterWorkflow(workflows.PushedChanges)
 	// The PostgreSQL-only steps run as local activities of the workflows.
 	w.RegisterActivity(acts)
 	return w

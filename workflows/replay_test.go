@@ -56,6 +56,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			err := replay(t, func(r worker.WorkflowReplayer) {
 				r.RegisterWorkflow(Backfill)
 				r.RegisterWorkflow(DeltaSync)
+				r.RegisterWorkflow(PushedChanges)
 			}, h.File, h.WorkflowID)
 			require.NoError(t, err)
 		})

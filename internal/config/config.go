@@ -58,6 +58,34 @@ type Integration struct {
 	// Properties pins the properties synced per object; by default every property the CRM
 	// defines is synced.
 	Properties map[crm.Object][]string `yaml:"properties"`
+	// Webhooks, when set, lets the webhook receiver (starter webhooks) accept the CRM's
+	// change notifications for this account.
+	Webhooks *Webhooks `yaml:"webhooks"`
+}
+
+// Webhooks configures an integration's pushed changes.
+type Webhooks struct {
+	// PortalID is the CRM account whose events belong to this integration (HubSpot: the
+	// portalId in every event). Events of accounts no integration names are refused.
+	PortalID int64 `yaml:"portal_id"`
+	// SecretEnv is the NAME of the environment variable holding the secret that signs the
+	// deliveries (HubSpot: the app's client secret).
+	SecretEnv string `yaml:"secret_env"`
+	// FlushAfter is how long the first changed record of a batch waits for up to 99 more
+	// before they are read (default 2s).
+	FlushAfter Duration `yaml:"flush_after"`
+}
+
+// DefaultFlushAfter is webhooks.flush_after's default.
+const DefaultFlushAfter = 2 * time.Second
+
+// Secret reads the webhook signing secret from its environment variable.
+func (w *Webhooks) Secret(getenv func(string) string) (string, error) {
+	v := strings.TrimSpace(getenv(w.SecretEnv))
+	if v == "" {
+		return "", fmt.Errorf("environment variable %s (webhooks.secret_env) is empty or not set", w.SecretEnv)
+	}
+	return v, nil
 }
 
 // Quota is a credential's API allowance.
@@ -240,6 +268,9 @@ func (c *Config) applyDefaults() {
 			d := DefaultDeletesEvery
 			in.Delta.DeletesEvery = &d
 		}
+		if in.Webhooks != nil && in.Webhooks.FlushAfter == 0 {
+			in.Webhooks.FlushAfter = Duration(DefaultFlushAfter)
+		}
 	}
 }
 
@@ -259,6 +290,7 @@ func (c *Config) Validate() error {
 		bad("integrations", "at least one integration is required")
 	}
 	seen := map[string]int{}
+	portals := map[int64]int{}
 	for i, in := range c.Integrations {
 		p := fmt.Sprintf("integrations[%d]", i)
 		switch {
@@ -338,6 +370,24 @@ func (c *Config) Validate() error {
 		}
 		if in.Backfill.Lanes < 0 || in.Backfill.Lanes > 64 {
 			bad(p+".backfill.lanes", "must be between 1 and 64 (or left out for automatic), got %d", in.Backfill.Lanes)
+		}
+		if w := in.Webhooks; w != nil {
+			if w.PortalID <= 0 {
+				bad(p+".webhooks.portal_id", "is required: the CRM account id whose events this integration takes")
+			} else if j, dup := portals[w.PortalID]; dup {
+				bad(p+".webhooks.portal_id", "%d is already taken by integrations[%d]", w.PortalID, j)
+			} else {
+				portals[w.PortalID] = i
+			}
+			switch {
+			case w.SecretEnv == "":
+				bad(p+".webhooks.secret_env", "is required: the name of the environment variable that holds the signing secret")
+			case !envPattern.MatchString(w.SecretEnv):
+				bad(p+".webhooks.secret_env", "%q is not an environment variable name (it should name the variable, not hold the secret)", shorten(w.SecretEnv))
+			}
+			if w.FlushAfter < 0 || w.FlushAfter.D() > time.Minute {
+				bad(p+".webhooks.flush_after", "must be between 0s and 1m, got %s", w.FlushAfter.D())
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -104,6 +104,10 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{name: "reserve over 100%", doc: minimal + "    quota: {daily_reserve: 120%}\n", want: []string{"integrations[0].quota.daily_reserve:", "got 1.2"}},
 		{name: "negative deletes_every", doc: minimal + "    delta: {deletes_every: -1m}\n", want: []string{"integrations[0].delta.deletes_every:"}},
 		{name: "bad base url", doc: minimal + "    base_url: api.hubapi.com\n", want: []string{"integrations[0].base_url:"}},
+		{name: "webhooks without a portal", doc: minimal + "    webhooks: {secret_env: ACME_SECRET}\n", want: []string{"integrations[0].webhooks.portal_id: is required"}},
+		{name: "webhook secret pasted", doc: minimal + "    webhooks: {portal_id: 62515, secret_env: 0f9a7c2e-1111-2222}\n", want: []string{"integrations[0].webhooks.secret_env:", "0f9a…"}},
+		{name: "portal of two integrations", doc: minimal + "    webhooks: {portal_id: 7, secret_env: S}\n" + strings.Replace(strings.TrimPrefix(minimal, "\nintegrations:\n"), "acme", "other", 1) + "    webhooks: {portal_id: 7, secret_env: S}\n", want: []string{"integrations[1].webhooks.portal_id:", "already taken by integrations[0]"}},
+		{name: "flush delay too long", doc: minimal + "    webhooks: {portal_id: 7, secret_env: S, flush_after: 5m}\n", want: []string{"integrations[0].webhooks.flush_after:"}},
 		{name: "properties for an object not synced", doc: minimal + "    properties: {companies: [name]}\n", want: []string{"integrations[0].properties.companies:"}},
 	}
 	for _, tc := range tests {

@@ -219,6 +219,9 @@ type BatchReadRequest struct {
 	Object     Object
 	IDs        []string
 	Properties []string
+	// Archived reads deleted (archived) records instead of live ones: the copy a deletion
+	// left, with the properties it changed.
+	Archived bool
 }
 
 // Connector is one CRM account reached through its API. Every method makes exactly one HTTP

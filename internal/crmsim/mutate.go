@@ -110,6 +110,8 @@ func (s *Sim) Mutate(spec MutationSpec) (MutationResult, error) {
 	if m.same {
 		res.At = m.shared
 	}
+	// Queued while s.mu is still held, so webhooks leave in the order the changes were made.
+	s.hooks.enqueue(m.events)
 	return res, nil
 }
 
@@ -132,6 +134,7 @@ type mutation struct {
 	same   bool
 	shared time.Time
 	last   time.Time
+	events []webhookEvent // webhooks for this call's changes, in the order they were made
 }
 
 func (m *mutation) stamp() time.Time {
@@ -201,6 +204,7 @@ func (m *mutation) touch(o *objectStore, e *entry, next *state, at time.Time) {
 }
 
 func (m *mutation) update(o *objectStore, e *entry) {
+	prev := e.cur
 	next := e.cur.clone()
 	at := m.stamp()
 	rng := m.g.rng
@@ -218,6 +222,7 @@ func (m *mutation) update(o *objectStore, e *entry) {
 		}
 	}
 	m.touch(o, e, next, at)
+	m.emitPropertyChanges(o, e, prev, next)
 }
 
 func (s *Sim) pipelineOf(id string) pipeline {
@@ -245,6 +250,7 @@ func (m *mutation) create(o *objectStore) *entry {
 	// older version, and its first version is stamped now.
 	fillSeeded(m.g, s, o, e)
 	o.add(e)
+	m.emit(o, e, hookCreation, at)
 	return e
 }
 
@@ -258,6 +264,11 @@ func (m *mutation) setArchived(o *objectStore, e *entry, archived bool) {
 	}
 	m.touch(o, e, next, at)
 	o.markArchived(e, archived)
+	if archived {
+		m.emit(o, e, hookDeletion, at)
+	} else {
+		m.emit(o, e, hookRestore, at)
+	}
 }
 
 // StartMutator applies spec every interval until ctx is done, so records change while a

@@ -58,6 +58,27 @@ type Options struct {
 	// Now is the clock for rate limits, timestamps and the index lag; default time.Now.
 	// Tests inject a fake clock so limits can be tested at their exact boundaries.
 	Now func() time.Time
+
+	// WebhookURL receives HubSpot-style webhooks for the changes Mutate makes; empty sends
+	// none. It is signed exactly as given, so it must be the URL the receiver verifies.
+	WebhookURL string
+	// WebhookSecret is the app's client secret that signs each webhook POST; required with
+	// WebhookURL, as HubSpot never sends unsigned webhooks.
+	WebhookSecret string
+	// PortalID is the account id in every event; default 62515, HubSpot's example portal.
+	PortalID int64
+	// AppID is the app id in every event; default 54321, HubSpot's example app.
+	AppID int64
+	// WebhookBatch is the most events one POST carries; default 100.
+	WebhookBatch int
+	// WebhookRetries is how many times a failed POST is retried before its events are
+	// dropped; default 5, negative for none.
+	WebhookRetries int
+	// WebhookRetryBase is the first retry's delay, doubled on each further retry up to 30 s;
+	// default 1 s. A 429 with a Retry-After header waits what the receiver asked instead.
+	WebhookRetryBase time.Duration
+	// WebhookClient posts the webhooks; default a client with a 5 s timeout.
+	WebhookClient *http.Client
 }
 
 // Defaults applied by New when the corresponding option is zero.
@@ -90,6 +111,7 @@ type Sim struct {
 	lastStamp time.Time
 
 	meter *meter
+	hooks *webhookSender // nil when Options.WebhookURL is empty
 }
 
 // New validates opts, applies defaults and seeds the dataset.
@@ -110,6 +132,7 @@ func New(opts Options) (*Sim, error) {
 	seed(s)
 	s.meter = newMeter(opts, s.start)
 	s.handler = s.routes()
+	s.hooks = newWebhookSender(opts)
 	return s, nil
 }
 
@@ -142,12 +165,17 @@ func (o *Options) validate() error {
 		{"day length", int64(o.DayLength)},
 		{"search index lag", int64(o.SearchIndexLag)},
 		{"latency", int64(o.Latency)},
+		{"portal id", o.PortalID},
+		{"app id", o.AppID},
+		{"webhook batch", int64(o.WebhookBatch)},
+		{"webhook retry base", int64(o.WebhookRetryBase)},
 	}
 	for _, v := range nonNegative {
 		if v.value < 0 {
 			errs = append(errs, fmt.Errorf("%s must not be negative, got %d", v.name, v.value))
 		}
 	}
+	errs = append(errs, o.validateWebhooks()...)
 	return errors.Join(errs...)
 }
 
@@ -172,6 +200,7 @@ func (o *Options) applyDefaults() {
 		o.Now = time.Now
 	}
 	o.Tokens = append([]string(nil), o.Tokens...)
+	o.applyWebhookDefaults()
 }
 
 // Handler serves the HubSpot API routes and the /_sim/ admin routes.

@@ -129,6 +129,9 @@ type harness struct {
 	queue string
 	// inflight counts CRM requests the simulator is answering right now.
 	inflight atomic.Int32
+	// webhookPort is the receiver's port, webhookSecret the app secret signing deliveries.
+	webhookPort   int
+	webhookSecret string
 }
 
 type options struct {
@@ -142,6 +145,9 @@ type options struct {
 	lanes int
 	// sharedQueues runs the workers with CRMSYNC_TASK_QUEUES=shared.
 	sharedQueues bool
+	// webhooks makes the simulator push its changes to a receiver (startReceiver) on
+	// webhookPort, and configures the integration to take them.
+	webhooks bool
 }
 
 func newHarness(t *testing.T, o options) *harness {
@@ -155,6 +161,11 @@ func newHarness(t *testing.T, o options) *harness {
 		h.objects = crm.Objects
 	}
 	o.sim.Tokens = []string{h.token}
+	if o.webhooks {
+		h.webhookPort, h.webhookSecret = freePort(t), "app-secret-"+randomHex(8)
+		o.sim.WebhookURL = fmt.Sprintf("http://127.0.0.1:%d/webhooks/hubspot", h.webhookPort)
+		o.sim.WebhookSecret = h.webhookSecret
+	}
 	if o.requestsPer10s == 0 {
 		o.requestsPer10s = 100
 	}
@@ -171,6 +182,7 @@ func newHarness(t *testing.T, o options) *harness {
 		sim.Handler().ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
+	t.Cleanup(sim.Close)
 	h.sim, h.simURL = sim, srv.URL
 
 	h.dbURL = pgtest.Schema(t)
@@ -204,6 +216,9 @@ func newHarness(t *testing.T, o options) *harness {
     delta: {interval: %s, lag: %s, deletes_every: 0s}
     backfill: {lanes: %d}
 `, h.integration, h.simURL, objs, o.requestsPer10s, max(o.sim.DailyLimit, crmsim.DefaultDailyLimit), o.searchPerSec, o.deltaInterval, o.deltaLag, o.lanes)
+	if o.webhooks {
+		doc += fmt.Sprintf("    webhooks: {portal_id: %d, secret_env: E2E_APP_SECRET, flush_after: 1s}\n", crmsim.DefaultPortalID)
+	}
 	require.NoError(t, os.WriteFile(h.cfgPath, []byte(doc), 0o644))
 
 	h.client, err = client.Dial(client.Options{HostPort: devServer.FrontendHostPort(), Logger: quiet{}})
@@ -217,7 +232,8 @@ func (h *harness) env() []string {
 	return append(os.Environ(),
 		"CRMSYNC_CONFIG="+h.cfgPath, "DATABASE_URL="+h.dbURL, "E2E_TOKEN="+h.token,
 		"TEMPORAL_ADDRESS="+devServer.FrontendHostPort(), "TEMPORAL_NAMESPACE=default", "CRMSYNC_TASK_QUEUE="+h.queue,
-		"CRMSYNC_LOG_FORMAT=json", "CRMSYNC_TASK_QUEUES="+map[bool]string{false: "per-integration", true: "shared"}[h.shared])
+		"CRMSYNC_LOG_FORMAT=json", "CRMSYNC_TASK_QUEUES="+map[bool]string{false: "per-integration", true: "shared"}[h.shared],
+		"E2E_APP_SECRET="+h.webhookSecret)
 }
 
 // activityIdentities are the workers that ran a workflow's activities (its latest run).
@@ -245,10 +261,23 @@ type workerProc struct {
 func (h *harness) startWorker() *workerProc {
 	h.t.Helper()
 	h.workers++
-	logPath := filepath.Join(h.t.TempDir(), "worker-"+strconv.Itoa(h.workers)+".log")
+	return h.startProcess("worker-"+strconv.Itoa(h.workers), "worker")
+}
+
+// startReceiver runs `starter webhooks` on the harness's webhook port.
+func (h *harness) startReceiver() *workerProc {
+	h.t.Helper()
+	return h.startProcess("receiver", "starter", "webhooks", "--listen", fmt.Sprintf("127.0.0.1:%d", h.webhookPort))
+}
+
+// startProcess runs one of the built binaries until the test ends; its output goes to a
+// log in the test's temp dir, shown when the test fails.
+func (h *harness) startProcess(name, bin string, args ...string) *workerProc {
+	h.t.Helper()
+	logPath := filepath.Join(h.t.TempDir(), name+".log")
 	logFile, err := os.Create(logPath)
 	require.NoError(h.t, err)
-	cmd := exec.Command(filepath.Join(binDir, "worker"))
+	cmd := exec.Command(filepath.Join(binDir, bin), args...)
 	cmd.Env = h.env()
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(h.t, cmd.Start())
@@ -262,7 +291,7 @@ func (h *harness) startWorker() *workerProc {
 		w.kill()
 		if h.t.Failed() {
 			if b, err := os.ReadFile(logPath); err == nil {
-				h.t.Logf("worker log %s (last 3000 bytes):\n%s", logPath, tail(b, 3000))
+				h.t.Logf("%s log %s (last 3000 bytes):\n%s", name, logPath, tail(b, 3000))
 			}
 		}
 	})

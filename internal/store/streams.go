@@ -21,6 +21,9 @@ const (
 	StreamDelta = "delta"
 	// StreamDeletes records the object's last walk of the CRM's deleted records.
 	StreamDeletes = "deletes"
+	// StreamWebhook names the changes webhooks push; it keeps no cursor, since each event
+	// names its record.
+	StreamWebhook = "webhook"
 )
 
 // ErrCursorMoved means the stream's stored position is not the one a page was read from:

@@ -265,7 +265,7 @@ func (c *Client) BatchRead(ctx context.Context, req crm.BatchReadRequest) (crm.P
 		} `json:"errors"`
 	}
 	_, rl, err := c.do(ctx, http.MethodPost, endpoint, "/crm/v3/objects/"+op+"/batch/read",
-		map[string]string{"archived": "false"}, body, &resp, http.StatusOK, http.StatusMultiStatus)
+		map[string]string{"archived": strconv.FormatBool(req.Archived)}, body, &resp, http.StatusOK, http.StatusMultiStatus)
 	if err != nil {
 		return crm.Page{RateLimit: rl}, err
 	}
@@ -278,6 +278,12 @@ func (c *Client) BatchRead(ctx context.Context, req crm.BatchReadRequest) (crm.P
 	recs, err := toRecords(endpoint, resp.Results)
 	if err != nil {
 		return crm.Page{RateLimit: rl}, err
+	}
+	if req.Archived {
+		for i := range recs {
+			// Asked for archived copies: archived whatever a field says.
+			recs[i].Archived = true
+		}
 	}
 	return crm.Page{Records: recs, RateLimit: rl}, nil
 }

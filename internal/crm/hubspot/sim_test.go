@@ -2,6 +2,7 @@ package hubspot_test
 
 import (
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -369,4 +370,31 @@ func TestDailyUsageSaysWhenTheDayResets(t *testing.T) {
 	require.Equal(t, 10_000_000, u.Limit)
 	require.Equal(t, start.Add(time.Hour), u.ResetsAt)
 	require.True(t, rl.DailyKnown)
+}
+
+func TestBatchReadOfArchivedRecordsReturnsTheirLastCopy(t *testing.T) {
+	t.Parallel()
+	sim, c := setup(t, crmsim.Options{Seed: 4, Contacts: 50, Companies: 5, Deals: 5})
+	res, err := sim.Mutate(crmsim.MutationSpec{Object: "contacts", Archives: 3})
+	require.NoError(t, err)
+	live, err := sim.Snapshot("contacts")
+	require.NoError(t, err)
+	var liveID string
+	for _, r := range live {
+		if !r.Archived {
+			liveID = r.ID
+			break
+		}
+	}
+	page, err := c.BatchRead(t.Context(), crm.BatchReadRequest{Object: crm.Contacts, IDs: append(slices.Clone(res.Archived), liveID), Archived: true})
+	require.NoError(t, err)
+	require.Len(t, page.Records, 3, "the live record is not among the archived ones")
+	for _, r := range page.Records {
+		require.True(t, r.Archived)
+		require.False(t, r.ArchivedAt.IsZero())
+		require.Contains(t, res.Archived, r.ID)
+	}
+	page, err = c.BatchRead(t.Context(), crm.BatchReadRequest{Object: crm.Contacts, IDs: res.Archived})
+	require.NoError(t, err)
+	require.Empty(t, page.Records, "archived records are not read as live")
 }
