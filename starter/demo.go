@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -31,6 +32,7 @@ import (
 	"github.com/crmsync/crmsync/internal/logging"
 	"github.com/crmsync/crmsync/internal/ratelimit"
 	"github.com/crmsync/crmsync/internal/store"
+	"github.com/crmsync/crmsync/internal/webhook"
 	"github.com/crmsync/crmsync/workflows"
 )
 
@@ -39,6 +41,7 @@ import (
 const (
 	demoIntegration   = "demo"
 	demoTokenEnv      = "CRMSYNC_DEMO_TOKEN"
+	demoAppSecretEnv  = "CRMSYNC_DEMO_APP_SECRET"
 	defaultDemoSchema = "crmsync_demo"
 )
 
@@ -53,6 +56,7 @@ type demoFlags struct {
 	deltaLag          time.Duration
 	quota10s          int
 	exitAfterBackfill bool
+	webhookAddr       string
 	sim               simFlags
 }
 
@@ -70,6 +74,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&f.deltaLag, "delta-lag", 10*time.Second, "how far back each delta re-reads")
 	fs.IntVar(&f.quota10s, "quota", 100, "the simulated CRM's requests per 10 s (the demo's quota)")
 	fs.BoolVar(&f.exitAfterBackfill, "exit-after-backfill", false, "after the backfill and one delta, check the data and exit (non-zero on any mismatch or 429)")
+	fs.StringVar(&f.webhookAddr, "webhook-addr", "127.0.0.1:8088", "where the demo's webhook receiver listens (the simulator pushes its changes there); empty: no webhooks")
 	f.sim.register(fs, 20000, 5000, 10000)
 	fs.Lookup("mutate-every").DefValue = "2s"
 	f.sim.mutateEvery = 2 * time.Second
@@ -93,6 +98,8 @@ type demo struct {
 	client client.Client
 	cfg    *config.Config
 	stops  []func()
+
+	hooks *webhook.Handler
 
 	mu          sync.Mutex
 	workerPID   int
@@ -122,7 +129,10 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, addr := range []string{fmt.Sprintf("127.0.0.1:%d", f.temporalPort), fmt.Sprintf("127.0.0.1:%d", f.uiPort), f.simAddr} {
+	for _, addr := range []string{fmt.Sprintf("127.0.0.1:%d", f.temporalPort), fmt.Sprintf("127.0.0.1:%d", f.uiPort), f.simAddr, f.webhookAddr} {
+		if addr == "" {
+			continue
+		}
 		if err := portFree(addr); err != nil {
 			return err
 		}
@@ -142,10 +152,17 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	d.say("Temporal dev server ready: Web UI http://localhost:%d", f.uiPort)
 
-	sim, err := crmsim.New(f.sim.options())
+	simOpts := f.sim.options()
+	appSecret := ""
+	if f.webhookAddr != "" {
+		appSecret = "demo-app-secret-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		simOpts.WebhookURL, simOpts.WebhookSecret = "http://"+f.webhookAddr+WebhookPath, appSecret
+	}
+	sim, err := crmsim.New(simOpts)
 	if err != nil {
 		return err
 	}
+	d.stops = append(d.stops, sim.Close)
 	d.sim = sim
 	simCtx, stopSim := context.WithCancel(context.Background())
 	d.stops = append(d.stops, stopSim)
@@ -187,6 +204,12 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.stops = append(d.stops, d.store.Close)
+	if f.webhookAddr != "" {
+		if err := d.serveWebhooks(ctx, e, appSecret); err != nil {
+			return err
+		}
+		d.say("webhook receiver on http://%s%s: the simulator pushes every change there; the deltas reconcile", f.webhookAddr, WebhookPath)
+	}
 
 	var buf strings.Builder
 	if err := applySchedules(ctx, d.client, e, true, &buf); err != nil {
@@ -370,6 +393,13 @@ integrations:
       lag: %s
       deletes_every: 0s   # walk deleted records every delta, so the demo shows deletes at once
 `, demoIntegration, simAddr, demoTokenEnv, f.quota10s, f.sim.daily, f.sim.searchRate, f.deltaInterval, f.deltaLag)
+	if f.webhookAddr != "" {
+		doc += fmt.Sprintf(`    webhooks:             # the simulator pushes its changes to starter's receiver
+      portal_id: %d
+      secret_env: %s
+      flush_after: 1s
+`, crmsim.DefaultPortalID, demoAppSecretEnv)
+	}
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 		return fmt.Errorf("writing the demo config: %w", err)
 	}
@@ -668,7 +698,7 @@ func (d *demo) verify(ctx context.Context, streams []stream) error {
 	if len(bad) > 0 {
 		return fmt.Errorf("demo check failed: %s", strings.Join(bad, "; "))
 	}
-	d.say("PostgreSQL equals the CRM; no 429s")
+	d.say("PostgreSQL equals the CRM; no 429s%s", d.pushSummary(d.sim.Stats()))
 	return nil
 }
 
@@ -702,8 +732,8 @@ func (d *demo) watchDeltas(ctx context.Context, streams []stream) error {
 				return err
 			}
 			stats := d.sim.Stats()
-			d.say("delta %-9s caught up (cursor %s); Postgres vs CRM: %d mismatches of %d; API calls %d, 429s %d",
-				s.object, st.Cursor, diff.Mismatches(), diff.Compared, stats.Total, stats.RateLimited)
+			d.say("delta %-9s caught up (cursor %s); Postgres vs CRM: %d mismatches of %d; API calls %d, 429s %d%s",
+				s.object, st.Cursor, diff.Mismatches(), diff.Compared, stats.Total, stats.RateLimited, d.pushSummary(stats))
 		}
 	}
 }
@@ -715,3 +745,42 @@ func (quietLogger) Debug(string, ...any) {}
 func (quietLogger) Info(string, ...any)  {}
 func (quietLogger) Warn(string, ...any)  {}
 func (quietLogger) Error(string, ...any) {}
+
+// serveWebhooks runs the webhook receiver inside the demo, as `starter webhooks` would run
+// beside a real worker.
+func (d *demo) serveWebhooks(ctx context.Context, e *env, secret string) error {
+	getenv := func(name string) string {
+		if name == demoAppSecretEnv {
+			return secret
+		}
+		return os.Getenv(name)
+	}
+	h, err := newWebhookHandler(d.cfg, getenv, "", d.store, &signaller{c: d.client, queue: e.TaskQueue, cfg: d.cfg}, e.log)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(WebhookPath, h)
+	ln, err := net.Listen("tcp", d.flags.webhookAddr)
+	if err != nil {
+		return fmt.Errorf("webhook receiver: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	d.stops = append(d.stops, func() { _ = srv.Close() })
+	d.hooks = h
+	return nil
+}
+
+// pushSummary describes what webhooks brought since the start, for the delta lines.
+func (d *demo) pushSummary(st crmsim.Stats) string {
+	if d.hooks == nil {
+		return ""
+	}
+	hs := d.hooks.Stats()
+	reads := 0
+	for _, obj := range crm.Objects {
+		reads += st.Calls("batch_read " + string(obj))
+	}
+	return fmt.Sprintf("; pushed: %d events accepted (%d duplicates) -> %d batch reads", hs.Accepted, hs.Duplicates, reads)
+}

@@ -169,7 +169,7 @@ func TestDemoRunsEndToEnd(t *testing.T) {
 	args := []string{"demo", "--exit-after-backfill", "--dir", dir,
 		"--contacts", "1500", "--companies", "400", "--deals", "600", "--mutate-every", "500ms",
 		"--temporal-port", strconv.Itoa(freePort(t)), "--ui-port", strconv.Itoa(freePort(t)),
-		"--sim-addr", "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		"--sim-addr", "127.0.0.1:" + strconv.Itoa(freePort(t)), "--webhook-addr", "127.0.0.1:" + strconv.Itoa(freePort(t)),
 		"--database-url", pgtest.BaseURL(), "--schema", schema, "--delta-interval", "10s", "--delta-lag", "3s"}
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
@@ -183,6 +183,8 @@ func TestDemoRunsEndToEnd(t *testing.T) {
 	require.Contains(t, out.String(), "backfill complete")
 	require.Contains(t, out.String(), "429s received:       0")
 	require.Contains(t, out.String(), "PostgreSQL equals the CRM; no 429s")
+	require.Contains(t, out.String(), "webhook receiver on http://")
+	require.Regexp(t, `pushed: [1-9][0-9]* events accepted \(\d+ duplicates\) -> [1-9][0-9]* batch reads`, out.String())
 	_, err = os.Stat(filepath.Join(dir, "worker.log"))
 	require.NoError(t, err)
 }
