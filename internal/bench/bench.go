@@ -28,6 +28,7 @@ type bench struct {
 	opts        options
 	databaseURL string
 	workerBin   string
+	starterBin  string
 	temporal    *testsuite.DevServer
 	client      client.Client
 	serverLog   *os.File
@@ -47,6 +48,10 @@ func newBench(ctx context.Context, opts options, progressOut io.Writer) (*bench,
 		return nil, err
 	}
 	b.workerBin, err = findProgram("worker", os.Getenv("CRMSYNC_WORKER"), "`make build` builds bin/worker")
+	if err != nil {
+		return nil, err
+	}
+	b.starterBin, err = findProgram("starter", os.Getenv("CRMSYNC_STARTER"), "`make build` builds bin/starter")
 	if err != nil {
 		return nil, err
 	}

@@ -59,6 +59,8 @@ type result struct {
 	Daily *dailyCounts `json:"daily,omitempty"`
 	// Idle is what an idle worker costs (scenario f).
 	Idle *idleCounts `json:"idle,omitempty"`
+	// Pushed is what changes pushed by webhook cost (scenario g), one burst per entry.
+	Pushed []pushedRound `json:"pushed,omitempty"`
 
 	Error string `json:"error,omitempty"`
 }

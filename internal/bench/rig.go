@@ -50,6 +50,9 @@ type rigSpec struct {
 	integrations int
 	// sharedQueues runs the workers with CRMSYNC_TASK_QUEUES=shared.
 	sharedQueues bool
+	// webhooks makes the simulator push its changes to a receiver (`starter webhooks`)
+	// the rig runs beside the workers.
+	webhooks bool
 }
 
 // rig is one run's private world: a simulator on its own port, a fresh PostgreSQL schema,
@@ -61,11 +64,14 @@ type rig struct {
 	token       string
 	taskQueue   string
 
-	sim       *crmsim.Sim
-	simURL    string
-	schemaURL string
-	cfgPath   string
-	workers   []*workerProc
+	sim    *crmsim.Sim
+	simURL string
+	// hookAddr and hookSecret are the receiver's address and the app secret signing the
+	// simulator's deliveries.
+	hookAddr, hookSecret string
+	schemaURL            string
+	cfgPath              string
+	workers              []*workerProc
 
 	// teardown undoes setup, last step first.
 	teardown []func(context.Context) error
@@ -81,6 +87,12 @@ func newRig(ctx context.Context, b *bench, spec rigSpec) (_ *rig, err error) {
 			err = errors.Join(err, r.close())
 		}
 	}()
+	if spec.webhooks {
+		if r.hookAddr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		r.hookSecret = "bench-app-secret-" + randomHex(8)
+	}
 	if err := r.startSim(); err != nil {
 		return nil, err
 	}
@@ -93,13 +105,62 @@ func newRig(ctx context.Context, b *bench, spec rigSpec) (_ *rig, err error) {
 	if err := r.startWorkers(ctx, b); err != nil {
 		return nil, err
 	}
+	if spec.webhooks {
+		if err := r.startReceiver(ctx, b); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// webhookSecretEnv hands the app secret to the receiver.
+const webhookSecretEnv = "BENCH_APP_SECRET"
+
+// startReceiver runs `starter webhooks` on the rig's receiver address and waits until it
+// answers.
+func (r *rig) startReceiver(ctx context.Context, b *bench) error {
+	logPath := filepath.Join(b.opts.outDir, r.spec.run+"-receiver.log")
+	w, err := startProcess(b.starterBin, []string{"webhooks", "--listen", r.hookAddr}, append(r.workerEnv(b), webhookSecretEnv+"="+r.hookSecret), logPath)
+	if err != nil {
+		return err
+	}
+	r.teardown = append(r.teardown, func(context.Context) error {
+		stopWorkers([]*workerProc{w})
+		return nil
+	})
+	deadline := time.Now().Add(workerReadyTimeout)
+	for {
+		resp, err := http.Get("http://" + r.hookAddr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		if w.exited() || time.Now().After(deadline) {
+			return fmt.Errorf("the webhook receiver did not start (log: %s): %w", logPath, err)
+		}
+		if err := sleep(ctx, pollInterval); err != nil {
+			return err
+		}
+	}
+}
+
+// freeAddr is a free port of 127.0.0.1.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("finding a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // startSim starts the simulator on a free port of 127.0.0.1.
 func (r *rig) startSim() error {
 	opts := r.spec.sim
 	opts.Tokens = []string{r.token}
+	if r.hookAddr != "" {
+		opts.WebhookURL, opts.WebhookSecret = "http://"+r.hookAddr+"/webhooks/hubspot", r.hookSecret
+	}
 	sim, err := crmsim.New(opts)
 	if err != nil {
 		return fmt.Errorf("creating the simulator: %w", err)
@@ -113,6 +174,7 @@ func (r *rig) startSim() error {
 	go func() { served <- srv.Serve(ln) }()
 	r.sim, r.simURL = sim, "http://"+ln.Addr().String()
 	r.teardown = append(r.teardown, func(ctx context.Context) error {
+		sim.Close()
 		if err := srv.Shutdown(ctx); err != nil {
 			return fmt.Errorf("stopping the simulator: %w", err)
 		}
@@ -153,6 +215,9 @@ func (r *rig) writeConfig() error {
 			Lag:      config.Duration(r.spec.deltaLag),
 		},
 	}}}
+	if r.spec.webhooks {
+		cfg.Integrations[0].Webhooks = &config.Webhooks{PortalID: crmsim.DefaultPortalID, SecretEnv: webhookSecretEnv, FlushAfter: config.Duration(pushFlushAfter)}
+	}
 	for k := 1; k < r.spec.integrations; k++ {
 		in := cfg.Integrations[0]
 		in.ID = fmt.Sprintf("%s-%d", r.integration, k)

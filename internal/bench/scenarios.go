@@ -53,6 +53,8 @@ func allScenarios() []scenario {
 			run: func(ctx context.Context, b *bench) []result { return []result{b.runDailyBudget(ctx)} }},
 		{name: "f", about: "an idle worker's cost by integrations configured, queue pair per integration vs shared queues",
 			run: func(ctx context.Context, b *bench) []result { return b.runIdleCost(ctx) }},
+		{name: "g", about: "K contacts changed at once, pushed by webhook: calls vs ceil(K/100), change-to-PostgreSQL latency",
+			run: func(ctx context.Context, b *bench) []result { return []result{b.runPushed(ctx)} }},
 	}
 }
 

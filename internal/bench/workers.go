@@ -36,11 +36,16 @@ type workerProc struct {
 // process gets its own process group, so a Ctrl-C reaches only the benchmark, which then
 // stops its workers in order; and it is sent SIGTERM should the benchmark die first.
 func startWorker(bin string, env []string, logPath string) (*workerProc, error) {
+	return startProcess(bin, nil, env, logPath)
+}
+
+// startProcess runs one of crmsync's programs as startWorker runs the worker.
+func startProcess(bin string, args, env []string, logPath string) (*workerProc, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
-		return nil, fmt.Errorf("creating the worker log: %w", err)
+		return nil, fmt.Errorf("creating the log of %s: %w", bin, err)
 	}
-	cmd := exec.Command(bin)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
