@@ -150,8 +150,11 @@ func freeAddr() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("finding a free port: %w", err)
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		return "", fmt.Errorf("freeing port %s: %w", addr, err)
+	}
+	return addr, nil
 }
 
 // startSim starts the simulator on a free port of 127.0.0.1.
