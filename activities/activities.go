@@ -17,6 +17,7 @@ import (
 
 	"github.com/crmsync/crmsync/internal/config"
 	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/refdata"
 	"github.com/crmsync/crmsync/internal/store"
 )
 
@@ -52,6 +53,9 @@ type Activities struct {
 	maxSlotWait time.Duration
 	// sharedQueues: every integration's CRM calls run on the shared queues.
 	sharedQueues bool
+
+	// refs is the fleet-wide reference data cache (owners, pipelines, properties).
+	refs *refdata.Cache
 
 	mu         sync.Mutex
 	propsCache map[propsKey]propsEntry
@@ -130,6 +134,11 @@ func New(opts Options) (*Activities, error) {
 	if a.propertiesTTL <= 0 {
 		a.propertiesTTL = time.Hour
 	}
+	refs, err := refdata.New(refdata.Options{Store: a.store, Fetcher: fetcher{a}, Logger: a.log, Now: a.now, PropertiesTTL: a.propertiesTTL})
+	if err != nil {
+		return nil, err
+	}
+	a.refs = refs
 	for _, in := range opts.Integrations {
 		if in.Connector == nil {
 			return nil, fmt.Errorf("activities: integration %s has no connector", in.Config.ID)
@@ -203,27 +212,6 @@ func (a *Activities) logger(ctx context.Context, ref StreamRef) *zap.Logger {
 // the server can use a short heartbeat timeout to notice a dead worker quickly without
 // mistaking a slow call for one.
 func heartbeatWhile(ctx context.Context) (stop func()) {
-	if !activity.IsActivity(ctx) {
-		return func() {}
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(2 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				activity.RecordHeartbeat(ctx)
-			}
-		}
-	})
-	return func() {
-		close(done)
-		wg.Wait()
-	}
+	_, stop = heartbeatProgress(ctx)
+	return stop
 }

@@ -108,7 +108,12 @@ func classify(ctx context.Context, op string, err error) error {
 	var ae *crm.APIError
 	var pgErr *pgconn.PgError
 	var netErr net.Error
+	var classified *temporal.ApplicationError
 	switch {
+	case errors.As(err, &classified):
+		// Classified where it happened (a CRM call made through a cache, say): the SDK
+		// reads only the outermost error, so hand it back unwrapped.
+		return classified
 	case errors.As(err, &ae):
 		msg := fmt.Sprintf("%s: %v", op, ae)
 		switch ae.Kind {

@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -363,52 +364,81 @@ type RefreshPropertiesResult struct {
 	Count int `json:"count"`
 }
 
-// RefreshProperties reads an object's property definitions from the CRM (one request) and
-// stores them for every worker. Page activities then ask for exactly these properties.
+// RefreshProperties brings the stream's reference data up to date through the fleet-wide
+// cache: the object's property definitions (page activities then ask for exactly these),
+// the account's owners, and for deals the pipelines and stages, from which owner and stage
+// labels resolve without live calls (the records_labeled view). Each kind is refreshed
+// only when its copy is older than its TTL, by one worker at a time, one CRM call a page.
+// Owners and pipelines only serve labels: failing to read them (a token without the owners
+// scope) is logged and leaves the last copy in use.
 func (a *Activities) RefreshProperties(ctx context.Context, ref StreamRef) (RefreshPropertiesResult, error) {
 	integ, err := a.integration(ref)
 	if err != nil {
 		return RefreshPropertiesResult{}, err
 	}
-	var props []crm.Property
-	err = a.crmCall(ctx, integ, ratelimit.KindWindow, "reading properties of "+ref.String(), func(ctx context.Context) (crm.RateLimit, error) {
-		var rl crm.RateLimit
-		var err error
-		props, rl, err = integ.Connector.Properties(ctx, ref.Object)
-		return rl, err
-	})
-	if err != nil {
-		return RefreshPropertiesResult{}, err
+	defer heartbeatWhile(ctx)()
+	count := len(integ.Config.Properties[ref.Object])
+	if count == 0 {
+		props, _, err := a.refs.Properties(ctx, ref.Integration, ref.Object)
+		if err != nil {
+			return RefreshPropertiesResult{}, classify(ctx, "reading properties of "+ref.String(), err)
+		}
+		if len(props) == 0 {
+			return RefreshPropertiesResult{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("reading properties of %s: the CRM returned none", ref), ErrTypeInvalidRequest, nil)
+		}
+		count = len(props)
+		a.mu.Lock()
+		delete(a.propsCache, propsKey{ref.Integration, ref.Object})
+		a.mu.Unlock()
 	}
-	if len(props) == 0 {
-		return RefreshPropertiesResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("reading properties of %s: the CRM returned none", ref), ErrTypeInvalidRequest, nil)
+	log := a.logger(ctx, ref)
+	if _, info, err := a.refs.Owners(ctx, ref.Integration); err != nil || info.RefreshErr != nil {
+		log.Warn("owners not refreshed; owner labels use the last copy", zap.Error(cmp.Or(err, info.RefreshErr)))
 	}
-	if err := a.store.PutReference(ctx, ref.Integration, store.RefProperties, ref.Object, props); err != nil {
-		return RefreshPropertiesResult{}, classify(ctx, "storing properties of "+ref.String(), err)
+	if ref.Object == crm.Deals {
+		if _, info, err := a.refs.Pipelines(ctx, ref.Integration, ref.Object); err != nil || info.RefreshErr != nil {
+			log.Warn("pipelines not refreshed; stage labels use the last copy", zap.Error(cmp.Or(err, info.RefreshErr)))
+		}
 	}
-	a.mu.Lock()
-	delete(a.propsCache, propsKey{ref.Integration, ref.Object})
-	a.mu.Unlock()
-	return RefreshPropertiesResult{Count: len(props)}, nil
+	return RefreshPropertiesResult{Count: count}, nil
 }
 
-// PropertiesStale reports whether the object's stored property list is missing or older
-// than the TTL, so that the workflow refreshes it before reading pages (PostgreSQL only; a
-// local activity). A list pinned in the config is never stale.
+// PropertiesStale reports whether the stream's reference data (property list, owners,
+// deal pipelines) is missing or older than its TTL, so that the workflow refreshes it
+// before reading pages (PostgreSQL only; a local activity). A property list pinned in the
+// config is never stale.
 func (a *Activities) PropertiesStale(ctx context.Context, ref StreamRef) (bool, error) {
 	integ, err := a.localIntegration(ref)
 	if err != nil {
 		return false, err
 	}
-	if len(integ.Config.Properties[ref.Object]) > 0 {
-		return false, nil
+	kinds := []struct {
+		kind string
+		obj  crm.Object
+	}{{store.RefOwners, ""}}
+	if len(integ.Config.Properties[ref.Object]) == 0 {
+		kinds = append(kinds, struct {
+			kind string
+			obj  crm.Object
+		}{store.RefProperties, ref.Object})
 	}
-	fetched, found, err := a.store.GetReference(ctx, integ.Config.ID, store.RefProperties, ref.Object, nil)
-	if err != nil {
-		return false, classify(ctx, "reading properties", err)
+	if ref.Object == crm.Deals {
+		kinds = append(kinds, struct {
+			kind string
+			obj  crm.Object
+		}{store.RefPipelines, ref.Object})
 	}
-	return !found || a.now().Sub(fetched) > a.propertiesTTL, nil
+	for _, k := range kinds {
+		fetched, found, err := a.store.GetReference(ctx, integ.Config.ID, k.kind, k.obj, nil)
+		if err != nil {
+			return false, classify(ctx, "reading reference data", err)
+		}
+		if !found || a.now().Sub(fetched) > a.refs.TTL(k.kind) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // propsCacheTTL bounds how long a worker uses its in-memory copy of a property list before

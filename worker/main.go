@@ -153,6 +153,7 @@ func newWorkflowWorker(c client.Client, queue string, acts *activities.Activitie
 	w.RegisterWorkflow(workflows.Backfill)
 	w.RegisterWorkflow(workflows.DeltaSync)
 	w.RegisterWorkflow(workflows.PushedChanges)
+	w.RegisterWorkflow(workflows.SyncAssociations)
 	// The PostgreSQL-only steps run as local activities of the workflows.
 	w.RegisterActivity(acts)
 	return w

@@ -85,8 +85,10 @@ type Progress struct {
 	Kind        string     `json:"kind"`
 	Integration string     `json:"integration"`
 	Object      crm.Object `json:"object"`
+	// To is the other object of an associations sync, whose Object is the from side.
+	To crm.Object `json:"to,omitempty"`
 	// Phase is what the workflow is doing now: starting, properties, listing, changes,
-	// archived, done.
+	// archived, associations, done.
 	Phase string `json:"phase"`
 	// Pages, Fetched and Written count CRM pages read, records received and rows changed,
 	// across continue-as-new.

@@ -57,6 +57,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 				r.RegisterWorkflow(Backfill)
 				r.RegisterWorkflow(DeltaSync)
 				r.RegisterWorkflow(PushedChanges)
+				r.RegisterWorkflow(SyncAssociations)
 			}, h.File, h.WorkflowID)
 			require.NoError(t, err)
 		})

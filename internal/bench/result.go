@@ -61,6 +61,8 @@ type result struct {
 	Idle *idleCounts `json:"idle,omitempty"`
 	// Pushed is what changes pushed by webhook cost (scenario g), one burst per entry.
 	Pushed []pushedRound `json:"pushed,omitempty"`
+	// Reference is what resolving labels over a sync cost (scenario h).
+	Reference *referenceCounts `json:"reference,omitempty"`
 
 	Error string `json:"error,omitempty"`
 }

@@ -55,6 +55,8 @@ func allScenarios() []scenario {
 			run: func(ctx context.Context, b *bench) []result { return b.runIdleCost(ctx) }},
 		{name: "g", about: "K contacts changed at once, pushed by webhook: calls vs ceil(K/100), change-to-PostgreSQL latency",
 			run: func(ctx context.Context, b *bench) []result { return []result{b.runPushed(ctx)} }},
+		{name: "h", about: "owner and stage labels of every synced record, through the reference cache vs one live call each",
+			run: func(ctx context.Context, b *bench) []result { return []result{b.runReference(ctx)} }},
 	}
 }
 

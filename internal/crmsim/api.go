@@ -82,6 +82,8 @@ func (s *Sim) match(r *http.Request) route {
 		case len(seg) == 6 && seg[4] == "batch" && seg[5] == "read" && post:
 			return objRoute("batch_read", object, (*Sim).serveBatchRead)
 		}
+	case len(seg) == 7 && seg[0] == "crm" && seg[1] == "v4" && seg[2] == "associations" && seg[5] == "batch" && seg[6] == "read" && post:
+		return s.associationsRoute(seg[3], seg[4])
 	case len(seg) == 3 && seg[0] == "crm" && seg[1] == "v3" && seg[2] == "owners" && get:
 		return route{key: "owners", serve: (*Sim).serveOwners}
 	case len(seg) == 4 && seg[0] == "crm" && seg[1] == "v3" && seg[2] == "pipelines" && get:

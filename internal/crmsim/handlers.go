@@ -289,12 +289,13 @@ func (s *Sim) serveGet(c *call) reply {
 
 // standardError is HubSpot's StandardError, used inside batch responses.
 type standardError struct {
-	Status   string              `json:"status"`
-	Category string              `json:"category"`
-	Message  string              `json:"message"`
-	Errors   []json.RawMessage   `json:"errors"`
-	Context  map[string][]string `json:"context"`
-	Links    map[string]string   `json:"links"`
+	Status      string              `json:"status"`
+	Category    string              `json:"category"`
+	SubCategory string              `json:"subCategory,omitempty"`
+	Message     string              `json:"message"`
+	Errors      []json.RawMessage   `json:"errors"`
+	Context     map[string][]string `json:"context"`
+	Links       map[string]string   `json:"links"`
 }
 
 type batchResponse struct {

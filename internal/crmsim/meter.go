@@ -59,9 +59,10 @@ type Stats struct {
 	// Total counts all API requests, with a valid token or not.
 	Total int `json:"total"`
 	// ByEndpoint maps an endpoint key ("list contacts", "list_archived contacts",
-	// "search contacts", "batch_read contacts", "get contacts", "owners", "pipelines deals",
-	// "properties contacts", "usage", "unknown") to response status -> count. Status 0
-	// counts connections reset by an injected fault.
+	// "search contacts", "batch_read contacts", "get contacts", "batch_associations
+	// contacts->companies", "owners", "pipelines deals", "properties contacts", "usage",
+	// "unknown") to response status -> count. Status 0 counts connections reset by an
+	// injected fault.
 	ByEndpoint map[string]map[int]int `json:"byEndpoint"`
 	// RateLimited counts 429 responses, real or injected.
 	RateLimited int `json:"rateLimited"`

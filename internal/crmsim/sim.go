@@ -55,6 +55,10 @@ type Options struct {
 	// RetryAfter adds a Retry-After header (whole seconds, rounded up) to 429s. HubSpot does
 	// not document one, so it is off by default.
 	RetryAfter bool
+	// AssociationPageSize is how many associated records one result of the v4 association
+	// batch read holds before it pages; default 500. Tests lower it to exercise paging
+	// without seeding hundreds of links per record.
+	AssociationPageSize int
 	// Now is the clock for rate limits, timestamps and the index lag; default time.Now.
 	// Tests inject a fake clock so limits can be tested at their exact boundaries.
 	Now func() time.Time
@@ -87,6 +91,9 @@ const (
 	DefaultTenSecondLimit  = 100
 	DefaultDailyLimit      = 250000
 	DefaultSearchPerSecond = 5
+	// DefaultAssociationPageSize is HubSpot's page of associations per record (its v4
+	// per-record endpoint documents "Limit 500 per call").
+	DefaultAssociationPageSize = 500
 )
 
 // defaultEpoch is a function rather than a variable so no caller can move it.
@@ -165,6 +172,7 @@ func (o *Options) validate() error {
 		{"day length", int64(o.DayLength)},
 		{"search index lag", int64(o.SearchIndexLag)},
 		{"latency", int64(o.Latency)},
+		{"association page size", int64(o.AssociationPageSize)},
 		{"portal id", o.PortalID},
 		{"app id", o.AppID},
 		{"webhook batch", int64(o.WebhookBatch)},
@@ -195,6 +203,9 @@ func (o *Options) applyDefaults() {
 	}
 	if o.SearchPerSecond == 0 {
 		o.SearchPerSecond = DefaultSearchPerSecond
+	}
+	if o.AssociationPageSize == 0 {
+		o.AssociationPageSize = DefaultAssociationPageSize
 	}
 	if o.Now == nil {
 		o.Now = time.Now

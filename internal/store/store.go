@@ -1,6 +1,7 @@
 // Package store is crmsync's PostgreSQL layer: versioned migrations applied at start, the
-// records table every sync writes to with idempotent "only if newer" upserts, and the
-// per-stream cursors that are committed in the same transaction as the page they describe.
+// records table every sync writes to with idempotent "only if newer" upserts, the
+// per-stream cursors that are committed in the same transaction as the page they describe,
+// and the associations between records, replaced a span of records at a time.
 package store
 
 import (

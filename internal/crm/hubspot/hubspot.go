@@ -1,7 +1,7 @@
 // Package hubspot is crmsync's connector for HubSpot's CRM v3 API: list pages for
 // backfills, the search endpoint for deltas (with a (modified, id) keyset that survives
-// equal timestamps and the 10,000-result cap), batch reads, archived listings, and the
-// owners, pipelines and properties reference data.
+// equal timestamps and the 10,000-result cap), batch reads, archived listings, the owners,
+// pipelines and properties reference data, and the v4 API's batch reads of associations.
 package hubspot
 
 import (
