@@ -89,6 +89,8 @@ func (a *Activities) ApplyChanges(ctx context.Context, in ApplyChangesInput) (Ap
 		return ApplyChangesResult{}, err
 	}
 	defer heartbeatWhile(ctx)()
+	// Pushed changes are what users watch for: they go ahead of a backfill's pages.
+	ctx = realtime(ctx)
 	for _, group := range []struct {
 		ids      []string
 		archived bool

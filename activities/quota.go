@@ -39,6 +39,7 @@ func (a *Activities) crmCall(ctx context.Context, in *Integration, kind, op stri
 // credential (not for the call that asks the CRM when the day resets).
 func (a *Activities) call(ctx context.Context, in *Integration, kind, op string, daily bool, send func(context.Context) (crm.RateLimit, error)) error {
 	w := a.window(in, kind)
+	w.Realtime = ctx.Value(realtimeKey{}) != nil
 	res, err := a.store.Reserve(ctx, in.Credential, kind, w, a.now(), a.maxSlotWait)
 	for err == nil && res.Probing {
 		// The ledger's first call in this window is on its way; its answer says how much of
@@ -76,6 +77,15 @@ func (a *Activities) call(ctx context.Context, in *Integration, kind, op string,
 		return classify(ctx, op, callErr)
 	}
 	return nil
+}
+
+// realtimeKey marks a context whose CRM calls are realtime work (store.Window.Realtime).
+type realtimeKey struct{}
+
+// realtime marks ctx's CRM calls as realtime: changes pushed by the CRM, which must not
+// queue behind a backfill's reservations.
+func realtime(ctx context.Context) context.Context {
+	return context.WithValue(ctx, realtimeKey{}, true)
 }
 
 // notYet is the error of a call that may not be sent before `at`: retryable, or a

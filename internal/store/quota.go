@@ -21,7 +21,19 @@ type Window struct {
 	// sends one call alone and learns from its answer how much of the window other consumers
 	// are using, before sending the rest.
 	Learns bool
+	// Realtime marks the reservation's call as realtime work (webhook batches, deltas)
+	// rather than bulk (backfill pages): it may take a slot ahead of bulk calls already
+	// reserved, and for one span after it bulk calls leave realtimeShare of the window free.
+	Realtime bool
 }
+
+// realtimeShare: while realtime calls are about, bulk calls leave one call in this many of
+// the window (at least one) to them, so that a webhook batch never queues behind a
+// backfill's reservations.
+const realtimeShare = 10
+
+// spare is how many calls of the window bulk reservations leave free for realtime ones.
+func (w Window) spare() int { return max(1, w.Calls/realtimeShare) }
 
 // othersSlack: one call in every othersSlack of another consumer's is left spare as well.
 const othersSlack = 10
@@ -63,6 +75,7 @@ type ledgerRow struct {
 	pending, ours, others []time.Time
 	blockedUntil          *time.Time
 	blockedWhy            string
+	realtimeUntil         *time.Time
 }
 
 // withLedger runs fn on the locked ledger row of (credential, kind), creating it if needed,
@@ -80,9 +93,9 @@ func (s *Store) withLedger(ctx context.Context, credential, kind string, fn func
 		}
 		var row ledgerRow
 		selectRow := func() error {
-			return tx.QueryRow(ctx, `SELECT pending, ours, others, blocked_until, blocked_why FROM quota_ledger
+			return tx.QueryRow(ctx, `SELECT pending, ours, others, blocked_until, blocked_why, realtime_until FROM quota_ledger
 			WHERE credential = $1 AND kind = $2 FOR UPDATE`, credential, kind).
-				Scan(&row.pending, &row.ours, &row.others, &row.blockedUntil, &row.blockedWhy)
+				Scan(&row.pending, &row.ours, &row.others, &row.blockedUntil, &row.blockedWhy, &row.realtimeUntil)
 		}
 		err := selectRow()
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -99,8 +112,8 @@ func (s *Store) withLedger(ctx context.Context, credential, kind string, fn func
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE quota_ledger SET pending = $3, ours = $4, others = $5, blocked_until = $6, blocked_why = $7,
-			updated_at = now() WHERE credential = $1 AND kind = $2`,
-			credential, kind, row.pending, row.ours, row.others, row.blockedUntil, row.blockedWhy)
+			realtime_until = $8, updated_at = now() WHERE credential = $1 AND kind = $2`,
+			credential, kind, row.pending, row.ours, row.others, row.blockedUntil, row.blockedWhy, row.realtimeUntil)
 		return err
 	})
 }
@@ -151,6 +164,11 @@ func insertSorted(ts []time.Time, t time.Time) []time.Time {
 // must come at least one span after the counted call that sits (Calls - in flight) places
 // back.
 func NextSlot(pending, ours, others []time.Time, w Window, now time.Time, blockedUntil time.Time) time.Time {
+	return nextSlot(pending, ours, others, w, now, blockedUntil, 0)
+}
+
+// nextSlot is NextSlot for a bulk call leaving `spare` calls of every window free.
+func nextSlot(pending, ours, others []time.Time, w Window, now time.Time, blockedUntil time.Time, spare int) time.Time {
 	at := now
 	for _, ts := range [][]time.Time{pending, ours} {
 		if n := len(ts); n > 0 && ts[n-1].After(at) {
@@ -160,7 +178,7 @@ func NextSlot(pending, ours, others []time.Time, w Window, now time.Time, blocke
 	if blockedUntil.After(at) {
 		at = blockedUntil
 	}
-	room := w.Calls - len(pending)
+	room := w.Calls - len(pending) - spare
 	if room <= 0 {
 		// Every call the window allows is on its way: come back when one is answered, which
 		// the caller cannot know; the earliest a slot can open is one span after now.
@@ -199,6 +217,68 @@ func NextSlot(pending, ours, others []time.Time, w Window, now time.Time, blocke
 	return at
 }
 
+// realtimeSlot is the earliest send time at or after now for a realtime call, ahead of
+// calls already reserved for later if a window has room: a reserved call is not sent before
+// its slot, so it counts only in windows ending at or after it (until answered), and the
+// call fits if every window that would hold it (the one ending at the slot, and those
+// ending at each later reservation within a span) stays within the allowance. Bulk calls
+// leave room for it (spare); they never reserve ahead of one another.
+func realtimeSlot(pending, ours, others []time.Time, w Window, now, blockedUntil time.Time) time.Time {
+	counted := make([]time.Time, 0, len(ours)+len(others)+len(others)/othersSlack+1)
+	counted = append(counted, ours...)
+	counted = append(counted, others...)
+	if n := len(others); n > 0 {
+		for range (n + othersSlack - 1) / othersSlack {
+			counted = append(counted, others[n-1])
+		}
+	}
+	slices.SortFunc(counted, time.Time.Compare)
+	fits := func(at time.Time) bool {
+		for _, t := range append([]time.Time{at}, pending...) {
+			if t.Before(at) || !t.Before(at.Add(w.span())) {
+				continue
+			}
+			n := 1
+			for _, x := range counted {
+				if x.After(t.Add(-w.span())) && !x.After(t) {
+					n++
+				}
+			}
+			for _, p := range pending {
+				if !p.After(t) {
+					n++
+				}
+			}
+			if n > w.Calls {
+				return false
+			}
+		}
+		return true
+	}
+	start := now
+	if blockedUntil.After(start) {
+		start = blockedUntil
+	}
+	// The count only falls when a counted call leaves the window: try those moments.
+	candidates := []time.Time{start}
+	for _, x := range counted {
+		if free := x.Add(w.span()); free.After(start) {
+			candidates = append(candidates, free)
+		}
+	}
+	for _, at := range candidates {
+		if fits(at) {
+			return at
+		}
+	}
+	// Every window up to a span ahead is full of reserved calls: after the last of them.
+	last := start
+	if n := len(pending); n > 0 && pending[n-1].After(last) {
+		last = pending[n-1]
+	}
+	return nextSlot(pending, ours, others, w, last, blockedUntil, 0)
+}
+
 // Reserve asks to send one call of a credential under a window. If the call could go
 // within maxWait, its slot is taken and the reservation granted; otherwise nothing is
 // taken, so a caller that gives up wastes no quota. Every granted reservation must be
@@ -212,7 +292,15 @@ func (s *Store) Reserve(ctx context.Context, credential, kind string, w Window, 
 		if row.blockedUntil != nil {
 			blocked = row.blockedUntil.UTC()
 		}
-		res.At = stamp(NextSlot(row.pending, row.ours, row.others, w, now, blocked))
+		spare := 0
+		if !w.Realtime && row.realtimeUntil != nil && row.realtimeUntil.After(now) {
+			spare = w.spare()
+		}
+		if w.Realtime {
+			res.At = stamp(realtimeSlot(row.pending, row.ours, row.others, w, now, blocked))
+		} else {
+			res.At = stamp(nextSlot(row.pending, row.ours, row.others, w, now, blocked, spare))
+		}
 		if blocked.After(now) && !res.At.After(blocked) {
 			res.Blocked = row.blockedWhy
 		}
@@ -225,6 +313,10 @@ func (s *Store) Reserve(ctx context.Context, credential, kind string, w Window, 
 		}
 		res.Granted = true
 		row.pending = insertSorted(row.pending, res.At)
+		if w.Realtime {
+			until := stamp(now.Add(w.span()))
+			row.realtimeUntil = &until
+		}
 		return nil
 	})
 	if err != nil {

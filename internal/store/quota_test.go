@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -394,4 +395,57 @@ func TestAnswersInTheWindowOfACallInFlightAreKeptForItsReading(t *testing.T) {
 	theirs, _, err := s.Settle(ctx, "cred", "window", w, slow.At, t0.Add(10200*time.Millisecond), 6)
 	require.NoError(t, err)
 	require.Zero(t, theirs, "every call the CRM counted was ours")
+}
+
+// Webhook batches (realtime) never queue behind a backfill's reservations: while they are
+// about, bulk calls leave a tenth of the window to them, and a realtime call takes a free
+// slot ahead of bulk calls reserved for later. No window ever holds more than the quota.
+func TestRealtimeCallsGoAheadOfBulkReservations(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	bulk := store.Window{Calls: 10, Period: 10 * time.Second}
+	rt := bulk
+	rt.Realtime = true
+	var slots []time.Time
+	reserve := func(w store.Window, at time.Time) time.Time {
+		t.Helper()
+		r, err := s.Reserve(ctx, "cred", "window", w, at, time.Minute)
+		require.NoError(t, err)
+		require.True(t, r.Granted)
+		slots = append(slots, r.At)
+		return r.At
+	}
+	// A webhook batch is read: realtime calls are about.
+	first := reserve(rt, t0)
+	require.Equal(t, t0, first)
+	_, _, err := s.Settle(ctx, "cred", "window", bulk, first, t0.Add(100*time.Millisecond), -1)
+	require.NoError(t, err)
+	// A backfill takes what it may of the window: 8 calls, leaving one free.
+	for i := range 8 {
+		require.Equal(t, t0.Add(time.Second), reserve(bulk, t0.Add(time.Second)), "bulk call %d", i)
+	}
+	later := reserve(bulk, t0.Add(time.Second))
+	require.True(t, later.After(t0.Add(10*time.Second)), "the ninth bulk call waits for the next window")
+	// The next webhook batch goes at once, ahead of the bulk call reserved for later.
+	require.Equal(t, t0.Add(1500*time.Millisecond), reserve(rt, t0.Add(1500*time.Millisecond)))
+	require.LessOrEqual(t, maxInAnyWindow(sortedTimes(slots), 10*time.Second), 10)
+}
+
+// Without realtime calls about, bulk calls use the whole window.
+func TestBulkCallsUseTheWholeWindowWithoutRealtimeCalls(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	bulk := store.Window{Calls: 10, Period: 10 * time.Second}
+	for i := range 10 {
+		r, err := s.Reserve(t.Context(), "cred", "window", bulk, t0, time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, t0, r.At, "bulk call %d", i)
+	}
+}
+
+func sortedTimes(ts []time.Time) []time.Time {
+	out := slices.Clone(ts)
+	slices.SortFunc(out, time.Time.Compare)
+	return out
 }
