@@ -33,6 +33,7 @@ Commands:
   demo              run everything locally (Temporal dev server, simulator, worker), sync, watch
   backfill          start (or resume) a full backfill      [--integration ID] [--object O] [--restart] [--wait]
   sync              run a delta sync now                    [--integration ID] [--object O] [--wait]
+  associations      sync the associations of the backfilled records  [--integration ID] [--wait]
   schedule apply    create or update the delta Schedules from the config; remove stale ones
   schedule delete   delete crmsync's delta Schedules        [--integration ID]
   status            show every stream's state
@@ -91,6 +92,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return runStatus(ctx, rest, out)
 	case "webhooks":
 		return runWebhooks(ctx, rest, out)
+	case "associations":
+		return runAssociations(ctx, rest, out)
 	default:
 		return fmt.Errorf("unknown command %q; run starter -h", cmd)
 	}

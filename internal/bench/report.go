@@ -74,6 +74,11 @@ func (rep *reporter) printTable() error {
 			fmt.Fprintf(tw, "%s\t\t\t1\tIDLE: %s\n", r.Run, r.Idle)
 			continue
 		}
+		if len(r.Associations) > 0 {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%.1fs\tASSOCIATIONS: %s; 429s %d, early %d, peak %d/%d\n", r.Run, r.Quota, latency(r.LatencyMS), r.Workers,
+				r.Records, r.APICalls, r.MinCalls, r.CallsPerMin, r.ElapsedS, associationsSummary(r.Associations), r.RateLimited, r.Early, r.Peak10s, r.Quota)
+			continue
+		}
 		if r.Reference != nil {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%.1fs\tREFERENCE: %s\n", r.Run, r.Quota, latency(r.LatencyMS), r.Workers,
 				r.Records, r.APICalls, r.MinCalls, r.CallsPerMin, r.ElapsedS, r.Reference)

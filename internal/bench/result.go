@@ -63,6 +63,8 @@ type result struct {
 	Pushed []pushedRound `json:"pushed,omitempty"`
 	// Reference is what resolving labels over a sync cost (scenario h).
 	Reference *referenceCounts `json:"reference,omitempty"`
+	// Associations is what each pair's associations sync cost (scenario i).
+	Associations []associationCounts `json:"associations,omitempty"`
 
 	Error string `json:"error,omitempty"`
 }

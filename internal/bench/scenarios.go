@@ -57,6 +57,8 @@ func allScenarios() []scenario {
 			run: func(ctx context.Context, b *bench) []result { return []result{b.runPushed(ctx)} }},
 		{name: "h", about: "owner and stage labels of every synced record, through the reference cache vs one live call each",
 			run: func(ctx context.Context, b *bench) []result { return []result{b.runReference(ctx)} }},
+		{name: "i", about: "associations of a backfilled dataset by v4 batch read: calls vs one per 1,000 records",
+			run: func(ctx context.Context, b *bench) []result { return []result{b.runAssociations(ctx)} }},
 	}
 }
 
