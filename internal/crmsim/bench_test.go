@@ -41,29 +41,6 @@ func serveOnce(tb testing.TB, h http.Handler, method, path string, body []byte) 
 	return rec
 }
 
-func TestSearchOverFiftyThousandIsFast(t *testing.T) {
-	t.Parallel()
-	if testing.Short() {
-		t.Skip("seeds 55,000 records")
-	}
-	s := newLargeSim(t, time.Minute)
-	_, err := s.Mutate(MutationSpec{Object: Contacts, Updates: 5000})
-	require.NoError(t, err)
-	h := s.Handler()
-	body := deltaSearch(defaultEpoch().AddDate(-2, 0, 0)) // matches about two thirds
-	best := time.Hour
-	for range 5 {
-		start := time.Now()
-		rec := serveOnce(t, h, http.MethodPost, "/crm/v3/objects/contacts/search", body)
-		best = min(best, time.Since(start))
-		require.Equal(t, http.StatusOK, rec.Code)
-	}
-	// The budget is 50 ms; the margin absorbs the race detector and busy CI machines.
-	// The benchmarks below measure the real figure.
-	require.Less(t, best, 250*time.Millisecond)
-	t.Logf("best search over 50k contacts: %s", best)
-}
-
 func BenchmarkSearchDelta50k(b *testing.B) {
 	s := newLargeSim(b, 0)
 	h := s.Handler()
