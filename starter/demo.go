@@ -70,7 +70,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&f.simAddr, "sim-addr", "127.0.0.1:8090", "simulator listen address")
 	fs.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL server (default $DATABASE_URL or "+config.DefaultDatabaseURL+"); the demo uses its own schema (--schema)")
 	fs.StringVar(&f.schema, "schema", defaultDemoSchema, "PostgreSQL schema the demo resets and syncs into")
-	fs.DurationVar(&f.deltaInterval, "delta-interval", 30*time.Second, "how often the delta Schedules fire")
+	fs.DurationVar(&f.deltaInterval, "delta-interval", time.Minute, "how often the delta Schedules fire (webhooks bring changes sooner; the deltas reconcile)")
 	fs.DurationVar(&f.deltaLag, "delta-lag", 10*time.Second, "how far back each delta re-reads")
 	fs.IntVar(&f.quota10s, "quota", 100, "the simulated CRM's requests per 10 s (the demo's quota)")
 	fs.BoolVar(&f.exitAfterBackfill, "exit-after-backfill", false, "after the backfill and one delta, check the data and exit (non-zero on any mismatch or 429)")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/crmsync/crmsync/internal/crmsim"
@@ -64,15 +65,26 @@ func runSim(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
 	fs.SetOutput(out)
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
+	hookURL := fs.String("webhook-url", "", "push every change, signed, to this webhook receiver (e.g. http://127.0.0.1:8088/webhooks/hubspot)")
+	hookSecretEnv := fs.String("webhook-secret-env", "CRMSIM_WEBHOOK_SECRET", "environment variable holding the app secret that signs the webhooks")
+	portal := fs.Int64("portal-id", crmsim.DefaultPortalID, "the account id (portalId) in the webhooks")
 	var sf simFlags
 	sf.register(fs, 20000, 5000, 10000)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	sim, err := crmsim.New(sf.options())
+	opts := sf.options()
+	if *hookURL != "" {
+		opts.WebhookURL, opts.WebhookSecret, opts.PortalID = *hookURL, os.Getenv(*hookSecretEnv), *portal
+		if opts.WebhookSecret == "" {
+			return fmt.Errorf("sim: --webhook-url needs the signing secret in $%s", *hookSecretEnv)
+		}
+	}
+	sim, err := crmsim.New(opts)
 	if err != nil {
 		return err
 	}
+	defer sim.Close()
 	srv, err := serveSim(ctx, sim, *addr)
 	if err != nil {
 		return err
