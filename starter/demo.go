@@ -397,7 +397,7 @@ integrations:
 		doc += fmt.Sprintf(`    webhooks:             # the simulator pushes its changes to starter's receiver
       portal_id: %d
       secret_env: %s
-      flush_after: 1s
+      flush_after: 2s     # a changed record waits up to 2 s for others, so small changes share a call
 `, crmsim.DefaultPortalID, demoAppSecretEnv)
 	}
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
@@ -643,7 +643,7 @@ func endpointSummary(st crmsim.Stats) string {
 		}
 	}
 	var parts []string
-	for _, op := range []string{"list", "list_archived", "search", "properties", "batch_read"} {
+	for _, op := range []string{"list", "list_archived", "search", "properties", "owners", "pipelines", "batch_read", "batch_associations"} {
 		if groups[op] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", op, groups[op]))
 		}
