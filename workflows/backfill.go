@@ -49,6 +49,9 @@ type BackfillState struct {
 	Progress      Progress `json:"progress"`
 	// Queues says where the CRM calls run.
 	Queues activities.Queues `json:"queues"`
+
+	// endgame: this run splits finely near the end (versionEndgameSplits).
+	endgame bool
 }
 
 // Range is one id range of the listing, [Lo, Hi) ("" = the start or the end), read by one
@@ -91,6 +94,27 @@ const minRangeRecords = 2000
 // 55.4-56.0 s, 2,000 56.9 s) but cost up to twice the minimum calls on small objects,
 // where the quota, not the lanes, is the bottleneck.
 const minSplitRecords = 2000
+
+// versionEndgameSplits marks runs that split ranges finely once little is left: when the
+// records left fit in about one window of calls (endgameRecordsPerLane per lane), pieces
+// of minEndgameRecords are allowed, so that the last window's calls go out over every lane
+// instead of dribbling down a few long chains. An extra boundary page then costs nothing
+// the quota would have used otherwise.
+const versionEndgameSplits = "endgame-splits"
+
+const (
+	endgameRecordsPerLane = 400
+	minEndgameRecords     = 300
+)
+
+// splitThreshold is the fewest records each piece of a split should hold, given the
+// records all running ranges have left.
+func splitThreshold(st *BackfillState, total float64) float64 {
+	if st.endgame && total <= float64(st.Lanes*endgameRecordsPerLane) {
+		return minEndgameRecords
+	}
+	return minSplitRecords
+}
 
 // Backfill lists every record of one object (live, then archived) into PostgreSQL. A page
 // is one activity whose position is committed with its records, so a crash re-reads at
@@ -195,6 +219,7 @@ func continueBackfill(ctx workflow.Context, in BackfillInput, st *BackfillState)
 func readRanges(ctx workflow.Context, ref activities.StreamRef, st *BackfillState) (full bool, err error) {
 	api := apiContext(ctx, apiQueue(ctx, ref.Integration, st.Queues), st.Queues)
 	search := apiContext(ctx, searchQueue(ctx, ref.Integration, st.Queues), st.Queues)
+	st.endgame = workflow.GetVersion(ctx, versionEndgameSplits, workflow.DefaultVersion, 1) == 1
 	var (
 		failure error
 		stop    bool
@@ -413,13 +438,18 @@ func splittable(st *BackfillState) (best int, total float64) {
 		return -1, 0
 	}
 	best, bestLeft := -1, 0.0
+	for _, r := range st.Ranges {
+		if left, ok := recordsLeft(r, st.MaxID); ok && r.running && !r.splitting {
+			total += left
+		}
+	}
+	threshold := splitThreshold(st, total)
 	for i, r := range st.Ranges {
 		left, ok := recordsLeft(r, st.MaxID)
 		if !ok || !r.running || r.splitting {
 			continue
 		}
-		total += left
-		if left >= 2*minSplitRecords && left > bestLeft {
+		if left >= 2*threshold && left > bestLeft {
 			best, bestLeft = i, left
 		}
 	}
@@ -445,7 +475,7 @@ func pickRange(ctx workflow.Context, ref activities.StreamRef, st *BackfillState
 	left, _ := recordsLeft(r, st.MaxID)
 	// The old range keeps the first piece; the others go to this lane and the idle ones.
 	share := int(math.Ceil(float64(st.Lanes) * left / total))
-	pieces := min(idle+2, max(share, 2), int(left/minSplitRecords))
+	pieces := min(idle+2, max(share, 2), int(left/splitThreshold(st, total)))
 	if pieces < 2 {
 		return -1, nil
 	}

@@ -498,3 +498,14 @@ func TestBackfillWaitsOutADailyPauseAndResumes(t *testing.T) {
 	require.Nil(t, res.Waiting)
 	require.Equal(t, int64(10), res.Fetched)
 }
+
+// Near the end of a backfill (little left for the lanes), runs that recorded the endgame
+// version split into small pieces; older runs keep their twenty-page minimum.
+func TestSplitsGetFinerOnlyInTheEndgame(t *testing.T) {
+	t.Parallel()
+	st := &BackfillState{Lanes: 48, endgame: true}
+	require.Equal(t, float64(minSplitRecords), splitThreshold(st, 48*endgameRecordsPerLane+1))
+	require.Equal(t, float64(minEndgameRecords), splitThreshold(st, 48*endgameRecordsPerLane))
+	st.endgame = false
+	require.Equal(t, float64(minSplitRecords), splitThreshold(st, 100))
+}
