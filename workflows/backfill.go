@@ -103,7 +103,7 @@ const minSplitRecords = 2000
 const versionEndgameSplits = "endgame-splits"
 
 const (
-	endgameRecordsPerLane = 400
+	endgameRecordsPerLane = 200
 	minEndgameRecords     = 300
 )
 
