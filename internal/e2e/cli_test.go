@@ -184,6 +184,7 @@ func TestDemoRunsEndToEnd(t *testing.T) {
 	require.Contains(t, out.String(), "429s received:       0")
 	require.Contains(t, out.String(), "PostgreSQL equals the CRM; no 429s")
 	require.Contains(t, out.String(), "webhook receiver on http://")
+	require.Regexp(t, `associations deals->contacts +\d+ records, \d+ links, [1-9]\d* calls`, out.String())
 	require.Regexp(t, `pushed: [1-9][0-9]* events accepted \(\d+ duplicates\) -> [1-9][0-9]* batch reads`, out.String())
 	_, err = os.Stat(filepath.Join(dir, "worker.log"))
 	require.NoError(t, err)
