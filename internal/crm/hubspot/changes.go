@@ -127,11 +127,12 @@ func (c *Client) Changes(ctx context.Context, req crm.ChangesRequest) (crm.Chang
 	if err != nil {
 		return crm.ChangePage{RateLimit: rl}, err
 	}
-	// Every result must lie after the cursor; one that does not (a search index that
-	// disagrees with its own filter) is still stored, but must not steer the cursor.
+	// Every result must lie after the cursor (and, in ties mode, at the cursor's timestamp);
+	// one that does not (a search index that disagrees with its own filter) is still stored,
+	// but must not steer the cursor.
 	after := keys[:0]
 	for _, k := range keys {
-		if k.Compare(from) > 0 {
+		if k.Compare(from) > 0 && (from.Mode != modeTies || k.ModifiedAt.Equal(from.ModifiedAt)) {
 			after = append(after, k)
 		}
 	}

@@ -135,6 +135,10 @@ func errorFromResponse(endpoint string, resp *http.Response, raw []byte, rl crm.
 	return e
 }
 
+// maxRetryAfter caps a Retry-After header: a day is longer than any HubSpot wait (the daily
+// allowance resets at the latest a day later), and far below what a Duration can hold.
+const maxRetryAfter = 24 * time.Hour
+
 // secondlyMessage is the message of HubSpot's per-second (search) 429.
 const secondlyMessage = "You have reached your secondly limit."
 
@@ -163,6 +167,10 @@ func kindOf(status int) crm.Kind {
 func retryAfter(resp *http.Response, policy string, rl crm.RateLimit) time.Duration {
 	if v := strings.TrimSpace(resp.Header.Get("Retry-After")); v != "" {
 		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 {
+			// A huge or infinite value must not overflow into a negative wait.
+			if secs >= float64(maxRetryAfter/time.Second) {
+				return maxRetryAfter
+			}
 			return time.Duration(secs * float64(time.Second))
 		}
 		if t, err := http.ParseTime(v); err == nil {
@@ -198,7 +206,8 @@ func parseRateLimit(h http.Header) crm.RateLimit {
 		rl.WindowKnown = true
 		rl.Max, rl.Remaining = maxV, rem
 		rl.Interval = 10 * time.Second
-		if ms, ok := headerInt(h, "X-HubSpot-RateLimit-Interval-Milliseconds"); ok && ms > 0 {
+		// An interval beyond a day is not a rate-limit window (and would overflow a Duration).
+		if ms, ok := headerInt(h, "X-HubSpot-RateLimit-Interval-Milliseconds"); ok && ms > 0 && ms <= int(24*time.Hour/time.Millisecond) {
 			rl.Interval = time.Duration(ms) * time.Millisecond
 		}
 	}
@@ -242,13 +251,27 @@ func describeBody(contentType string, raw []byte) string {
 		ct = "no content type"
 	}
 	s := string(raw)
-	if i := strings.Index(strings.ToLower(s), "<title>"); i >= 0 {
-		rest := s[i+len("<title>"):]
-		if j := strings.Index(strings.ToLower(rest), "</title>"); j >= 0 {
-			return fmt.Sprintf("%s page %q", ct, truncate(strings.TrimSpace(rest[:j]), 120))
+	// Search a copy lowered byte for byte: strings.ToLower can change the length (invalid
+	// UTF-8 becomes U+FFFD), and its offsets would then not index s.
+	low := asciiLower(s)
+	if i := strings.Index(low, "<title>"); i >= 0 {
+		start := i + len("<title>")
+		if j := strings.Index(low[start:], "</title>"); j >= 0 {
+			return fmt.Sprintf("%s page %q", ct, truncate(strings.TrimSpace(s[start:start+j]), 120))
 		}
 	}
 	return fmt.Sprintf("%s body %q", ct, truncate(printable(s), 120))
+}
+
+// asciiLower lowers ASCII letters and leaves every other byte, so offsets stay valid.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 func printable(s string) string {

@@ -303,7 +303,19 @@ func (c *Client) Owners(ctx context.Context, after string) (crm.OwnerPage, error
 	if err != nil {
 		return crm.OwnerPage{RateLimit: rl}, err
 	}
-	return crm.OwnerPage{Owners: resp.Results, Next: resp.Paging.after(), RateLimit: rl}, nil
+	for i, o := range resp.Results {
+		if o.ID == "" {
+			return crm.OwnerPage{RateLimit: rl}, &crm.APIError{Kind: crm.KindInvalid, Endpoint: endpoint, Category: "MALFORMED_OWNER",
+				Message: fmt.Sprintf("result %d has no id", i)}
+		}
+	}
+	next := resp.Paging.after()
+	if next != "" && next == after {
+		// A cursor that does not move would make the caller read this page forever.
+		return crm.OwnerPage{RateLimit: rl}, &crm.APIError{Kind: crm.KindBadResponse, Endpoint: endpoint,
+			Message: "paging.next.after repeats the request's after"}
+	}
+	return crm.OwnerPage{Owners: resp.Results, Next: next, RateLimit: rl}, nil
 }
 
 // Pipelines reads GET /crm/v3/pipelines/{object}; HubSpot has deal pipelines (and ticket
@@ -330,10 +342,19 @@ func (c *Client) Pipelines(ctx context.Context, obj crm.Object) ([]crm.Pipeline,
 	if err != nil {
 		return nil, rl, err
 	}
+	malformed := func(msg string) ([]crm.Pipeline, crm.RateLimit, error) {
+		return nil, rl, &crm.APIError{Kind: crm.KindInvalid, Endpoint: endpoint, Category: "MALFORMED_PIPELINE", Message: msg}
+	}
 	out := make([]crm.Pipeline, 0, len(resp.Results))
-	for _, p := range resp.Results {
+	for i, p := range resp.Results {
+		if p.ID == "" {
+			return malformed(fmt.Sprintf("result %d has no id", i))
+		}
 		cp := crm.Pipeline{ID: p.ID, Label: p.Label, Archived: p.Archived}
-		for _, s := range p.Stages {
+		for j, s := range p.Stages {
+			if s.ID == "" {
+				return malformed(fmt.Sprintf("pipeline %s stage %d has no id", p.ID, j))
+			}
 			cp.Stages = append(cp.Stages, crm.Stage{ID: s.ID, Label: s.Label, DisplayOrder: s.DisplayOrder,
 				Closed: s.Metadata["isClosed"] == "true"})
 		}
@@ -355,6 +376,12 @@ func (c *Client) Properties(ctx context.Context, obj crm.Object) ([]crm.Property
 	_, rl, err := c.do(ctx, http.MethodGet, endpoint, "/crm/v3/properties/"+op, nil, nil, &resp)
 	if err != nil {
 		return nil, rl, err
+	}
+	for i, p := range resp.Results {
+		if p.Name == "" {
+			return nil, rl, &crm.APIError{Kind: crm.KindInvalid, Endpoint: endpoint, Category: "MALFORMED_PROPERTY",
+				Message: fmt.Sprintf("result %d has no name", i)}
+		}
 	}
 	return resp.Results, rl, nil
 }
