@@ -413,28 +413,19 @@ func (a *Activities) PropertiesStale(ctx context.Context, ref StreamRef) (bool, 
 	if err != nil {
 		return false, err
 	}
-	kinds := []struct {
-		kind string
-		obj  crm.Object
-	}{{store.RefOwners, ""}}
+	keys := []store.ReferenceKey{{Kind: store.RefOwners}}
 	if len(integ.Config.Properties[ref.Object]) == 0 {
-		kinds = append(kinds, struct {
-			kind string
-			obj  crm.Object
-		}{store.RefProperties, ref.Object})
+		keys = append(keys, store.ReferenceKey{Kind: store.RefProperties, Object: ref.Object})
 	}
 	if ref.Object == crm.Deals {
-		kinds = append(kinds, struct {
-			kind string
-			obj  crm.Object
-		}{store.RefPipelines, ref.Object})
+		keys = append(keys, store.ReferenceKey{Kind: store.RefPipelines, Object: ref.Object})
 	}
-	for _, k := range kinds {
-		fetched, found, err := a.store.GetReference(ctx, integ.Config.ID, k.kind, k.obj, nil)
+	for _, k := range keys {
+		fetched, found, err := a.store.GetReference(ctx, integ.Config.ID, k.Kind, k.Object, nil)
 		if err != nil {
 			return false, classify(ctx, "reading reference data", err)
 		}
-		if !found || a.now().Sub(fetched) > a.refs.TTL(k.kind) {
+		if !found || a.now().Sub(fetched) > a.refs.TTL(k.Kind) {
 			return true, nil
 		}
 	}

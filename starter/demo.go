@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -762,13 +761,11 @@ func (d *demo) serveWebhooks(ctx context.Context, e *env, secret string) error {
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle(WebhookPath, h)
 	ln, err := net.Listen("tcp", d.flags.webhookAddr)
 	if err != nil {
 		return fmt.Errorf("webhook receiver: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := webhookServer(h)
 	go func() { _ = srv.Serve(ln) }()
 	d.stops = append(d.stops, func() { _ = srv.Close() })
 	d.hooks = h

@@ -51,14 +51,11 @@ func runWebhooks(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle(WebhookPath, h)
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("webhooks: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+	srv := webhookServer(h)
 	go pruneWebhookEvents(ctx, st, e.log)
 	go func() {
 		<-ctx.Done()
@@ -71,6 +68,15 @@ func runWebhooks(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("webhooks: %w", err)
 	}
 	return nil
+}
+
+// webhookServer serves the receiver at WebhookPath, and /healthz, with timeouts that keep a
+// slow or stalled sender from holding a connection.
+func webhookServer(h http.Handler) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle(WebhookPath, h)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 }
 
 // newWebhookHandler builds the receiver for every integration with a webhooks section.

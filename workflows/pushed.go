@@ -99,23 +99,26 @@ func PushedChanges(ctx workflow.Context, in PushedChangesInput) error {
 
 	pending := map[string]activities.Change{}
 	var order []string // ids in arrival order, so the oldest waiting changes go first
-	add := func(cs []activities.Change) {
-		for _, c := range cs {
-			st.Changes++
-			old, ok := pending[c.ID]
-			if !ok {
-				order = append(order, c.ID)
-			}
-			// The latest event of a record decides whether it is read or deleted.
-			if !ok || !c.OccurredAt.Before(old.OccurredAt) {
-				pending[c.ID] = c
-			}
+	keep := func(c activities.Change) {
+		old, ok := pending[c.ID]
+		if !ok {
+			order = append(order, c.ID)
+		}
+		// The latest event of a record decides whether it is read or deleted.
+		if !ok || !c.OccurredAt.Before(old.OccurredAt) {
+			pending[c.ID] = c
 		}
 	}
-	for _, c := range st.Pending {
-		add([]activities.Change{c})
+	add := func(cs []activities.Change) {
+		st.Changes += int64(len(cs))
+		for _, c := range cs {
+			keep(c)
+		}
 	}
-	st.Changes -= int64(len(st.Pending))
+	// Changes carried over were counted when they arrived.
+	for _, c := range st.Pending {
+		keep(c)
+	}
 	ch := workflow.GetSignalChannel(ctx, SignalChanges)
 	drain := func() {
 		for {

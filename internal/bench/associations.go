@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/crmsync/crmsync/internal/crm"
 	"github.com/crmsync/crmsync/workflows"
@@ -78,13 +77,4 @@ func (b *bench) runAssociations(ctx context.Context) result {
 		res.Error = err.Error()
 	}
 	return res
-}
-
-// associationsSummary formats scenario (i)'s pairs for the table.
-func associationsSummary(as []associationCounts) string {
-	parts := make([]string, len(as))
-	for i, a := range as {
-		parts[i] = a.String()
-	}
-	return strings.Join(parts, "; ")
 }

@@ -188,10 +188,10 @@ func percentile(sorted []float64, q float64) float64 {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-// pushedSummary formats scenario (g)'s rounds for the table.
-func pushedSummary(rounds []pushedRound) string {
-	parts := make([]string, len(rounds))
-	for i, r := range rounds {
+// joinRows formats a scenario's rows for the table's last column.
+func joinRows[T fmt.Stringer](rows []T) string {
+	parts := make([]string, len(rows))
+	for i, r := range rows {
 		parts[i] = r.String()
 	}
 	return strings.Join(parts, "; ")

@@ -76,7 +76,7 @@ func (rep *reporter) printTable() error {
 		}
 		if len(r.Associations) > 0 {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%.1fs\tASSOCIATIONS: %s; 429s %d, early %d, peak %d/%d\n", r.Run, r.Quota, latency(r.LatencyMS), r.Workers,
-				r.Records, r.APICalls, r.MinCalls, r.CallsPerMin, r.ElapsedS, associationsSummary(r.Associations), r.RateLimited, r.Early, r.Peak10s, r.Quota)
+				r.Records, r.APICalls, r.MinCalls, r.CallsPerMin, r.ElapsedS, joinRows(r.Associations), r.RateLimited, r.Early, r.Peak10s, r.Quota)
 			continue
 		}
 		if r.Reference != nil {
@@ -86,7 +86,7 @@ func (rep *reporter) printTable() error {
 		}
 		if len(r.Pushed) > 0 {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\tPUSHED BY WEBHOOK: %s; 429s %d, early %d, peak %d/%d\n", r.Run, r.Quota, latency(r.LatencyMS), r.Workers,
-				pushedSummary(r.Pushed), r.RateLimited, r.Early, r.Peak10s, r.Quota)
+				joinRows(r.Pushed), r.RateLimited, r.Early, r.Peak10s, r.Quota)
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%.1fs\t%.0fs\t%s\t%s\t%d\t%d\t%d/%d\t%s\t%s\t%s\n",

@@ -184,17 +184,7 @@ func nextSlot(pending, ours, others []time.Time, w Window, now time.Time, blocke
 		// the caller cannot know; the earliest a slot can open is one span after now.
 		return at.Add(w.span())
 	}
-	all := make([]time.Time, 0, len(ours)+len(others)+len(others)/othersSlack+1)
-	all = append(all, ours...)
-	all = append(all, others...)
-	if n := len(others); n > 0 {
-		// Their pace is only known from the past: leave a share of theirs spare for their
-		// jitter, so that a call of theirs a little early does not tip the window over.
-		for range (n + othersSlack - 1) / othersSlack {
-			all = append(all, others[n-1])
-		}
-	}
-	slices.SortFunc(all, time.Time.Compare)
+	all := countedCalls(ours, others)
 	if len(all) >= room {
 		if free := all[len(all)-room].Add(w.span()); free.After(at) {
 			at = free
@@ -217,6 +207,22 @@ func nextSlot(pending, ours, others []time.Time, w Window, now time.Time, blocke
 	return at
 }
 
+// countedCalls is every answered call that counts where it lies, sorted: ours, and others'
+// plus a tenth of theirs spare, because their pace is only known from the past: the spare
+// absorbs their jitter, so that a call of theirs a little early does not tip the window over.
+func countedCalls(ours, others []time.Time) []time.Time {
+	all := make([]time.Time, 0, len(ours)+len(others)+len(others)/othersSlack+1)
+	all = append(all, ours...)
+	all = append(all, others...)
+	if n := len(others); n > 0 {
+		for range (n + othersSlack - 1) / othersSlack {
+			all = append(all, others[n-1])
+		}
+	}
+	slices.SortFunc(all, time.Time.Compare)
+	return all
+}
+
 // realtimeSlot is the earliest send time at or after now for a realtime call, ahead of
 // calls already reserved for later if a window has room: a reserved call is not sent before
 // its slot, so it counts only in windows ending at or after it (until answered), and the
@@ -224,15 +230,7 @@ func nextSlot(pending, ours, others []time.Time, w Window, now time.Time, blocke
 // ending at each later reservation within a span) stays within the allowance. Bulk calls
 // leave room for it (spare); they never reserve ahead of one another.
 func realtimeSlot(pending, ours, others []time.Time, w Window, now, blockedUntil time.Time) time.Time {
-	counted := make([]time.Time, 0, len(ours)+len(others)+len(others)/othersSlack+1)
-	counted = append(counted, ours...)
-	counted = append(counted, others...)
-	if n := len(others); n > 0 {
-		for range (n + othersSlack - 1) / othersSlack {
-			counted = append(counted, others[n-1])
-		}
-	}
-	slices.SortFunc(counted, time.Time.Compare)
+	counted := countedCalls(ours, others)
 	fits := func(at time.Time) bool {
 		for _, t := range append([]time.Time{at}, pending...) {
 			if t.Before(at) || !t.Before(at.Add(w.span())) {

@@ -123,8 +123,8 @@ func (s *Store) RefreshReference(ctx context.Context, k ReferenceKey, wait time.
 		return Reference{}, false, err
 	}
 	if write {
-		// Only if newer: a copy stored meanwhile without the lock (PutReference) is kept when
-		// it is the more recent one.
+		// Only if newer: a copy stored meanwhile without the lock (by an older crmsync during
+		// a rolling upgrade) is kept when it is the more recent one.
 		if _, err := tx.Exec(ctx, `INSERT INTO reference_data AS t (integration, kind, object_type, data, fetched_at)
 			VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (integration, kind, object_type) DO UPDATE SET data = excluded.data, fetched_at = excluded.fetched_at

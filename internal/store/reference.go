@@ -18,21 +18,6 @@ const (
 	RefProperties = "properties"
 )
 
-// PutReference stores one piece of reference data, replacing the previous copy.
-func (s *Store) PutReference(ctx context.Context, integration, kind string, obj crm.Object, data any) error {
-	b, err := json.Marshal(data)
-	if err != nil {
-		return fmt.Errorf("encoding %s %s of %s: %w", obj, kind, integration, err)
-	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO reference_data (integration, kind, object_type, data, fetched_at)
-		VALUES ($1, $2, $3, $4, now())
-		ON CONFLICT (integration, kind, object_type) DO UPDATE SET data = excluded.data, fetched_at = excluded.fetched_at`,
-		integration, kind, string(obj), json.RawMessage(b)); err != nil {
-		return fmt.Errorf("storing %s %s of %s: %w", obj, kind, integration, err)
-	}
-	return nil
-}
-
 // GetReference decodes stored reference data into out and returns when it was fetched;
 // found is false when nothing is stored.
 func (s *Store) GetReference(ctx context.Context, integration, kind string, obj crm.Object, out any) (fetchedAt time.Time, found bool, err error) {
