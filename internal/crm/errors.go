@@ -25,6 +25,9 @@ const (
 	// KindBadResponse is a success status with a body that cannot be parsed (an HTML page
 	// from a proxy, truncated JSON): the next attempt usually succeeds.
 	KindBadResponse
+	// KindTokenExpired is an OAuth access token the CRM rejected as expired after the
+	// TokenSource said it can get another: the next attempt, with a fresh token, succeeds.
+	KindTokenExpired
 )
 
 // String names the kind for logs and error messages.
@@ -40,6 +43,8 @@ func (k Kind) String() string {
 		return "unavailable"
 	case KindBadResponse:
 		return "bad response"
+	case KindTokenExpired:
+		return "access token expired"
 	default:
 		return "unknown"
 	}

@@ -46,6 +46,7 @@ type route struct {
 func (s *Sim) routes() http.Handler {
 	mux := http.NewServeMux()
 	s.adminRoutes(mux)
+	s.dialectRoutes(mux)
 	mux.HandleFunc("/", s.serveAPI)
 	return mux
 }

@@ -83,6 +83,14 @@ type Options struct {
 	WebhookRetryBase time.Duration
 	// WebhookClient posts the webhooks; default a client with a 5 s timeout.
 	WebhookClient *http.Client
+
+	// AccessTokenTTL is how long an access token issued by a dialect's OAuth refresh grant
+	// lasts; default 1 h. Tests shorten it to make tokens expire mid-sync.
+	AccessTokenTTL time.Duration
+	// Salesforce, Pipedrive and Zoho configure those dialects' own limits.
+	Salesforce SalesforceOptions
+	Pipedrive  PipedriveOptions
+	Zoho       ZohoOptions
 }
 
 // Defaults applied by New when the corresponding option is zero.
@@ -119,6 +127,11 @@ type Sim struct {
 
 	meter *meter
 	hooks *webhookSender // nil when Options.WebhookURL is empty
+
+	access accessTokens
+	sf     *salesforceState
+	pd     *pipedriveState
+	zo     *zohoState
 }
 
 // New validates opts, applies defaults and seeds the dataset.
@@ -138,6 +151,7 @@ func New(opts Options) (*Sim, error) {
 	}
 	seed(s)
 	s.meter = newMeter(opts, s.start)
+	s.sf, s.pd, s.zo = newSalesforceState(s), newPipedriveState(s), newZohoState(s)
 	s.handler = s.routes()
 	s.hooks = newWebhookSender(opts)
 	return s, nil
@@ -177,6 +191,7 @@ func (o *Options) validate() error {
 		{"app id", o.AppID},
 		{"webhook batch", int64(o.WebhookBatch)},
 		{"webhook retry base", int64(o.WebhookRetryBase)},
+		{"access token TTL", int64(o.AccessTokenTTL)},
 	}
 	for _, v := range nonNegative {
 		if v.value < 0 {
@@ -184,6 +199,9 @@ func (o *Options) validate() error {
 		}
 	}
 	errs = append(errs, o.validateWebhooks()...)
+	errs = append(errs, o.Salesforce.validate()...)
+	errs = append(errs, o.Pipedrive.validate()...)
+	errs = append(errs, o.Zoho.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -210,8 +228,14 @@ func (o *Options) applyDefaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.AccessTokenTTL == 0 {
+		o.AccessTokenTTL = time.Hour
+	}
 	o.Tokens = append([]string(nil), o.Tokens...)
 	o.applyWebhookDefaults()
+	o.Salesforce.applyDefaults()
+	o.Pipedrive.applyDefaults()
+	o.Zoho.applyDefaults()
 }
 
 // Handler serves the HubSpot API routes and the /_sim/ admin routes.
