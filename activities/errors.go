@@ -29,6 +29,8 @@ const (
 	// Not retryable: the error's details (a QuotaPause) say until when, and the workflow
 	// waits on a durable timer, which costs no calls, then runs the activity again.
 	ErrTypeQuotaPause = "CRMQuotaPause"
+	// ErrTypeTokenExpired: the OAuth access token expired; the retry uses a fresh one.
+	ErrTypeTokenExpired = "CRMTokenExpired"
 	// ErrTypeUnavailable: a transient CRM or network failure.
 	ErrTypeUnavailable = "CRMUnavailable"
 	// ErrTypeDatabase: PostgreSQL failed.
@@ -51,6 +53,8 @@ const (
 	// durableWait is the longest told wait an attempt waits out as a retry; a longer one
 	// becomes a QuotaPause that the workflow sleeps through.
 	durableWait = time.Minute
+	// tokenRetry is the wait before retrying a call whose access token had expired.
+	tokenRetry = 100 * time.Millisecond
 )
 
 // QuotaPause is the detail of an ErrTypeQuotaPause error: why calls are paused and until
@@ -121,6 +125,10 @@ func classify(ctx context.Context, op string, err error) error {
 			return temporal.NewNonRetryableApplicationError(msg, ErrTypeUnauthorized, nil)
 		case crm.KindInvalid:
 			return temporal.NewNonRetryableApplicationError(msg, ErrTypeInvalidRequest, nil)
+		case crm.KindTokenExpired:
+			// The token source has dropped the expired token: the next attempt refreshes it
+			// (once for the credential, however many calls saw it expire) and goes again.
+			return retryAfter(msg, ErrTypeTokenExpired, tokenRetry)
 		case crm.KindRateLimited:
 			if ae.Policy == crm.PolicyDaily {
 				wait := ae.RetryAfter

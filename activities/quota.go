@@ -68,6 +68,14 @@ func (a *Activities) call(ctx context.Context, in *Integration, kind, op string,
 		a.release(ctx, in, kind, res.At)
 		return a.notYet(op, until, why)
 	}
+	if limit := in.Config.Quota.Concurrency; limit > 0 {
+		leave, err := a.enterFlight(ctx, in, op, limit)
+		if err != nil {
+			a.release(ctx, in, kind, res.At)
+			return err
+		}
+		defer leave()
+	}
 	rl, callErr := send(ctx)
 	pause := a.learn(ctx, in, kind, res.At, a.now(), rl, callErr, daily)
 	if callErr != nil {
@@ -77,6 +85,36 @@ func (a *Activities) call(ctx context.Context, in *Integration, kind, op string,
 		return classify(ctx, op, callErr)
 	}
 	return nil
+}
+
+// flightPoll is how often a call waiting for a place in flight asks again: about the time a
+// fast call takes, so a freed place is taken soon after.
+const flightPoll = 25 * time.Millisecond
+
+// enterFlight waits for one of the credential's places in flight (quota.concurrency),
+// fleet-wide, for up to maxSlotWait, and returns the function that gives it back.
+func (a *Activities) enterFlight(ctx context.Context, in *Integration, op string, limit int) (leave func(), err error) {
+	deadline := a.now().Add(a.maxSlotWait)
+	for {
+		slot, ok, err := a.store.EnterFlight(ctx, in.Credential, limit, a.now())
+		if err != nil {
+			return nil, classify(ctx, op, err)
+		}
+		if ok {
+			return func() {
+				if err := a.store.LeaveFlight(context.WithoutCancel(ctx), in.Credential, slot); err != nil {
+					a.log.Warn("giving back a place in flight", zap.String("integration", in.Config.ID), zap.Error(err))
+				}
+			}, nil
+		}
+		if a.now().After(deadline) {
+			return nil, retryAfter(fmt.Sprintf("%s: %d calls of the credential are in flight (quota.concurrency)", op, limit),
+				ErrTypeRateLimited, flightPoll)
+		}
+		if err := sleepUntil(ctx, a.now().Add(flightPoll), a.now); err != nil {
+			return nil, classify(ctx, op, err)
+		}
+	}
 }
 
 // realtimeKey marks a context whose CRM calls are realtime work (store.Window.Realtime).
@@ -124,9 +162,9 @@ func (a *Activities) learn(ctx context.Context, in *Integration, kind string, sl
 	}
 	used := -1
 	if rl.WindowKnown && kind == ratelimit.KindWindow {
-		if rl.Max > 0 && rl.Max < in.Config.Quota.RequestsPer10s && in.crmMax.Swap(int64(rl.Max)) != int64(rl.Max) {
+		if rl.Max > 0 && rl.Max < in.Config.Quota.WindowCalls() && in.crmMax.Swap(int64(rl.Max)) != int64(rl.Max) {
 			log.Warn("the CRM allows fewer calls than the config says; using the CRM's allowance",
-				zap.Int("configured_per_10s", in.Config.Quota.RequestsPer10s), zap.Int("crm_per_10s", rl.Max))
+				zap.Int("configured_per_window", in.Config.Quota.WindowCalls()), zap.Int("crm_per_window", rl.Max))
 		}
 		used = rl.Max - rl.Remaining
 	}

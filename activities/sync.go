@@ -308,6 +308,9 @@ type DeltaPageResult struct {
 
 // DeltaPage reads one page of changes and stores it, raising the stream's high-water mark
 // in the same transaction (a re-read of the lag window never lowers it).
+//
+// Changes count against the search limit where the CRM reads them with its search endpoint
+// (HubSpot), and against the window elsewhere (a filtered list or query).
 func (a *Activities) DeltaPage(ctx context.Context, in DeltaPageInput) (DeltaPageResult, error) {
 	integ, err := a.integration(in.StreamRef)
 	if err != nil {
@@ -319,7 +322,7 @@ func (a *Activities) DeltaPage(ctx context.Context, in DeltaPageInput) (DeltaPag
 	}
 	defer heartbeatWhile(ctx)()
 	var page crm.ChangePage
-	err = a.crmCall(ctx, integ, ratelimit.KindSearch, "reading changes of "+in.String(), func(ctx context.Context) (crm.RateLimit, error) {
+	err = a.crmCall(ctx, integ, changesKind(integ), "reading changes of "+in.String(), func(ctx context.Context) (crm.RateLimit, error) {
 		var err error
 		page, err = integ.Connector.Changes(ctx, crm.ChangesRequest{Object: in.Object, From: in.From, Properties: props})
 		return page.RateLimit, err
@@ -599,4 +602,12 @@ func (a *Activities) FinishBackfill(ctx context.Context, ref StreamRef) error {
 	// The backfill walked the deleted records too.
 	err := a.store.MarkPassDone(ctx, store.StreamKey{Integration: ref.Integration, Object: ref.Object, Stream: store.StreamDeletes})
 	return classify(ctx, "recording the walk of deleted records", err)
+}
+
+// changesKind is the ledger kind a connector's Changes calls count against.
+func changesKind(in *Integration) string {
+	if s, ok := in.Connector.(crm.ChangesBySearch); ok && s.ChangesBySearch() {
+		return ratelimit.KindSearch
+	}
+	return ratelimit.KindWindow
 }

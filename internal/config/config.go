@@ -6,12 +6,14 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,11 +25,23 @@ import (
 
 // Providers crmsync knows, and the base URL each uses unless configured otherwise.
 var defaultBaseURLs = map[string]string{
-	"hubspot": "https://api.hubapi.com",
+	"hubspot":   "https://api.hubapi.com",
+	"pipedrive": "https://api.pipedrive.com",
+	"zoho":      "https://www.zohoapis.com",
+	// Salesforce has none: every org has its own instance URL (https://acme.my.salesforce.com).
+	"salesforce": "",
 }
 
-// plannedProviders are named in the file format but not implemented yet.
-var plannedProviders = []string{"salesforce", "pipedrive", "zoho"}
+// defaultTokenURLs are the CRMs' OAuth token endpoints for the refresh-token grant.
+var defaultTokenURLs = map[string]string{
+	"hubspot":    "https://api.hubapi.com/oauth/v1/token",
+	"salesforce": "https://login.salesforce.com/services/oauth2/token",
+	"pipedrive":  "https://oauth.pipedrive.com/oauth/token",
+	"zoho":       "https://accounts.zoho.com/oauth/v2/token",
+}
+
+// Providers are the CRMs crmsync has connectors for.
+var Providers = []string{"hubspot", "salesforce", "pipedrive", "zoho"}
 
 // Config is the whole configuration file.
 type Config struct {
@@ -40,13 +54,20 @@ type Integration struct {
 	// ID names the integration in workflow ids, task queues and the records table. Lower-case
 	// letters, digits and dashes; it must not change once data is synced.
 	ID string `yaml:"id"`
-	// Provider is the CRM: hubspot (salesforce, pipedrive and zoho are planned).
+	// Provider is the CRM: hubspot, salesforce, pipedrive or zoho.
 	Provider string `yaml:"provider"`
 	// BaseURL overrides the CRM's API address: a sandbox, a proxy, or the simulator.
+	// Salesforce needs it: the org's instance URL.
 	BaseURL string `yaml:"base_url"`
-	// CredentialEnv is the NAME of the environment variable holding the access token. The
-	// token itself never appears in the file.
+	// APIVersion pins the CRM's API version where the URL carries one (Salesforce: v62.0).
+	APIVersion string `yaml:"api_version"`
+	// CredentialEnv is the NAME of the environment variable holding the access token (a
+	// HubSpot private-app token, a Pipedrive API token, a Salesforce session). The token
+	// itself never appears in the file. Leave it out when OAuth is set.
 	CredentialEnv string `yaml:"credential_env"`
+	// OAuth refreshes short-lived access tokens from a refresh token (Salesforce, Zoho,
+	// Pipedrive OAuth apps).
+	OAuth *OAuth `yaml:"oauth"`
 	// Objects to sync: contacts, companies, deals.
 	Objects []crm.Object `yaml:"objects"`
 	// Quota is what the CRM allows this credential.
@@ -61,6 +82,48 @@ type Integration struct {
 	// Webhooks, when set, lets the webhook receiver (starter webhooks) accept the CRM's
 	// change notifications for this account.
 	Webhooks *Webhooks `yaml:"webhooks"`
+}
+
+// OAuth names the environment variables of an OAuth app's refresh-token grant. Only the
+// names are in the file; the worker reads the values at start and keeps them in memory.
+type OAuth struct {
+	// TokenURL is the CRM's token endpoint (defaults: Salesforce login.salesforce.com,
+	// Zoho accounts.zoho.com, Pipedrive oauth.pipedrive.com). Zoho accounts outside the US
+	// data centre and Salesforce sandboxes (test.salesforce.com) set their own.
+	TokenURL string `yaml:"token_url"`
+	// ClientIDEnv, ClientSecretEnv and RefreshTokenEnv name the variables holding the app's
+	// client id and secret and the account's refresh token.
+	ClientIDEnv     string `yaml:"client_id_env"`
+	ClientSecretEnv string `yaml:"client_secret_env"`
+	RefreshTokenEnv string `yaml:"refresh_token_env"`
+}
+
+// OAuthSecrets are an OAuth app's values, read from the environment.
+type OAuthSecrets struct {
+	TokenURL, ClientID, ClientSecret, RefreshToken string
+}
+
+// Secrets reads the OAuth values from their environment variables, naming every one that
+// is missing.
+func (o *OAuth) Secrets(id string, getenv func(string) string) (OAuthSecrets, error) {
+	var missing []string
+	read := func(name, field string) string {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			missing = append(missing, fmt.Sprintf("%s (oauth.%s)", name, field))
+		}
+		return v
+	}
+	sec := OAuthSecrets{
+		TokenURL:     o.TokenURL,
+		ClientID:     read(o.ClientIDEnv, "client_id_env"),
+		ClientSecret: read(o.ClientSecretEnv, "client_secret_env"),
+		RefreshToken: read(o.RefreshTokenEnv, "refresh_token_env"),
+	}
+	if len(missing) > 0 {
+		return OAuthSecrets{}, fmt.Errorf("integration %s: environment variables not set: %s", id, strings.Join(missing, ", "))
+	}
+	return sec, nil
 }
 
 // Webhooks configures an integration's pushed changes.
@@ -91,8 +154,18 @@ func (w *Webhooks) Secret(getenv func(string) string) (string, error) {
 // Quota is a credential's API allowance.
 type Quota struct {
 	// RequestsPer10s is the rolling ten-second limit (HubSpot: 100 on Free/Starter, 190 on
-	// Professional/Enterprise, 250 with the API add-on).
+	// Professional/Enterprise, 250 with the API add-on). Normalised into RequestsPerWindow
+	// and Window when the file is loaded.
 	RequestsPer10s int `yaml:"requests_per_10s"`
+	// RequestsPerWindow calls are allowed in any rolling Window (Pipedrive: 20 per 2s for
+	// an API token on Lite, 80 per 2s for an OAuth app). Zero for a CRM with no short window
+	// (Salesforce, Zoho), whose limits are the daily allowance and Concurrency.
+	RequestsPerWindow int `yaml:"requests_per_window"`
+	// Window is the rolling window's length (HubSpot 10s, Pipedrive 2s).
+	Window Duration `yaml:"window"`
+	// Concurrency is how many calls the CRM lets be in flight at once (Zoho: 5 Free, 10
+	// Standard, 15 Professional, 20 Enterprise, 25 Ultimate); 0 for no such limit.
+	Concurrency int `yaml:"concurrency"`
 	// Daily is the daily allowance (HubSpot: 250,000 / 625,000 / 1,000,000).
 	Daily int `yaml:"daily"`
 	// SearchPerSecond is the search endpoint's own limit (HubSpot: 5).
@@ -163,7 +236,12 @@ func (in *Integration) LanesFor() int {
 	if in.Backfill.Lanes > 0 {
 		return in.Backfill.Lanes
 	}
-	lanes := min(64, max(1, (in.Quota.RequestsPer10s+3)/4))
+	// A CRM without a short window is bounded by its concurrency, or by the round trip.
+	perTen := int(float64(in.Quota.WindowCalls()) * float64(10*time.Second) / float64(in.Quota.WindowLength()))
+	if in.Quota.WindowCalls() == 0 {
+		perTen = 4 * cmp.Or(in.Quota.Concurrency, 16)
+	}
+	lanes := min(64, max(1, (perTen+3)/4))
 	return max(1, (lanes+len(in.Objects)-1)/max(1, len(in.Objects)))
 }
 
@@ -193,6 +271,7 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // Defaults for fields left out.
 const (
 	DefaultRequestsPer10s  = 100
+	DefaultWindow          = Duration(10 * time.Second)
 	DefaultDaily           = 250_000
 	DefaultSearchPerSecond = 5
 	DefaultDeltaInterval   = Duration(5 * time.Minute)
@@ -201,6 +280,69 @@ const (
 	DefaultDailyReserve    = 0.1
 	minDeltaInterval       = 10 * time.Second
 )
+
+// DefaultSalesforceAPIVersion is the Salesforce REST API version used when none is pinned.
+const DefaultSalesforceAPIVersion = "v62.0"
+
+// providerQuotas are each CRM's documented entry-level allowance, used for what the file
+// leaves out: HubSpot Free/Starter; Pipedrive Lite (API token; OAuth apps get four times the
+// burst) with its daily token budget for one seat; Salesforce Enterprise's base rolling-24 h
+// allocation; Zoho Standard's credits and concurrency.
+var providerQuotas = map[string]Quota{
+	"hubspot":    {RequestsPerWindow: 100, Window: Duration(10 * time.Second), Daily: 250_000, SearchPerSecond: 5},
+	"pipedrive":  {RequestsPerWindow: 20, Window: Duration(2 * time.Second), Daily: 30_000, SearchPerSecond: 5},
+	"salesforce": {Daily: 100_000, SearchPerSecond: 5},
+	"zoho":       {Concurrency: 10, Daily: 50_000, SearchPerSecond: 5},
+}
+
+// applyDefaults fills what the file leaves out from the provider's documented allowance.
+func (q *Quota) applyDefaults(provider string, oauth bool) {
+	def, ok := providerQuotas[provider]
+	if !ok {
+		def = providerQuotas["hubspot"]
+	}
+	if provider == "pipedrive" && oauth {
+		def.RequestsPerWindow *= 4
+	}
+	if q.RequestsPer10s > 0 && q.RequestsPerWindow == 0 {
+		q.RequestsPerWindow, q.Window = q.RequestsPer10s, Duration(10*time.Second)
+	}
+	if q.RequestsPerWindow == 0 && q.Window == 0 {
+		q.RequestsPerWindow, q.Window = def.RequestsPerWindow, def.Window
+	}
+	if q.RequestsPerWindow > 0 && q.Window == 0 {
+		q.Window = DefaultWindow
+	}
+	if q.Window == Duration(10*time.Second) {
+		q.RequestsPer10s = q.RequestsPerWindow
+	}
+	if q.Concurrency == 0 {
+		q.Concurrency = def.Concurrency
+	}
+	if q.Daily == 0 {
+		q.Daily = def.Daily
+	}
+	if q.SearchPerSecond == 0 {
+		q.SearchPerSecond = def.SearchPerSecond
+	}
+}
+
+// WindowCalls is how many calls the rolling window allows (0: the CRM has no short
+// window). Quotas built in code rather than loaded may set only RequestsPer10s.
+func (q Quota) WindowCalls() int {
+	if q.RequestsPerWindow > 0 {
+		return q.RequestsPerWindow
+	}
+	return q.RequestsPer10s
+}
+
+// WindowLength is the rolling window's length.
+func (q Quota) WindowLength() time.Duration {
+	if q.Window > 0 {
+		return q.Window.D()
+	}
+	return DefaultWindow.D()
+}
 
 // Load reads and validates a configuration file.
 func Load(path string) (*Config, error) {
@@ -245,14 +387,12 @@ func (c *Config) applyDefaults() {
 		if in.BaseURL == "" {
 			in.BaseURL = defaultBaseURLs[in.Provider]
 		}
-		if in.Quota.RequestsPer10s == 0 {
-			in.Quota.RequestsPer10s = DefaultRequestsPer10s
+		in.Quota.applyDefaults(in.Provider, in.OAuth != nil)
+		if in.OAuth != nil && in.OAuth.TokenURL == "" {
+			in.OAuth.TokenURL = defaultTokenURLs[in.Provider]
 		}
-		if in.Quota.Daily == 0 {
-			in.Quota.Daily = DefaultDaily
-		}
-		if in.Quota.SearchPerSecond == 0 {
-			in.Quota.SearchPerSecond = DefaultSearchPerSecond
+		if in.APIVersion == "" && in.Provider == "salesforce" {
+			in.APIVersion = DefaultSalesforceAPIVersion
 		}
 		if in.Quota.DailyReserve == nil {
 			r := Share(DefaultDailyReserve)
@@ -306,26 +446,39 @@ func (c *Config) Validate() error {
 		}
 		switch {
 		case in.Provider == "":
-			bad(p+".provider", "is required (hubspot)")
-		case defaultBaseURLs[in.Provider] == "":
-			planned := false
-			for _, pp := range plannedProviders {
-				planned = planned || pp == in.Provider
-			}
-			if planned {
-				bad(p+".provider", "%q is planned but not supported yet; supported: hubspot", in.Provider)
-			} else {
-				bad(p+".provider", "unknown provider %q; supported: hubspot", in.Provider)
-			}
+			bad(p+".provider", "is required (%s)", strings.Join(Providers, ", "))
+		case !slices.Contains(Providers, in.Provider):
+			bad(p+".provider", "unknown provider %q; supported: %s", in.Provider, strings.Join(Providers, ", "))
+		case in.Provider == "salesforce" && in.BaseURL == "":
+			bad(p+".base_url", "is required for salesforce: the org's instance URL, e.g. https://acme.my.salesforce.com")
 		}
 		if in.BaseURL != "" && !strings.HasPrefix(in.BaseURL, "https://") && !strings.HasPrefix(in.BaseURL, "http://") {
 			bad(p+".base_url", "%q must start with https:// (or http:// for a local simulator)", in.BaseURL)
 		}
 		switch {
-		case in.CredentialEnv == "":
-			bad(p+".credential_env", "is required: the name of the environment variable that holds the token")
-		case !envPattern.MatchString(in.CredentialEnv):
+		case in.CredentialEnv == "" && in.OAuth == nil:
+			bad(p+".credential_env", "is required (the name of the environment variable that holds the token), or set oauth")
+		case in.CredentialEnv != "" && in.OAuth != nil:
+			bad(p+".credential_env", "set either credential_env or oauth, not both")
+		case in.CredentialEnv != "" && !envPattern.MatchString(in.CredentialEnv):
 			bad(p+".credential_env", "%q is not an environment variable name (it should name the variable, not hold the token)", shorten(in.CredentialEnv))
+		case in.CredentialEnv != "" && in.Provider == "zoho":
+			bad(p+".credential_env", "zoho has no long-lived API tokens: set oauth (client_id_env, client_secret_env, refresh_token_env)")
+		}
+		if o := in.OAuth; o != nil {
+			for _, f := range []struct{ name, value string }{
+				{"client_id_env", o.ClientIDEnv}, {"client_secret_env", o.ClientSecretEnv}, {"refresh_token_env", o.RefreshTokenEnv},
+			} {
+				switch {
+				case f.value == "":
+					bad(p+".oauth."+f.name, "is required: the name of the environment variable that holds it")
+				case !envPattern.MatchString(f.value):
+					bad(p+".oauth."+f.name, "%q is not an environment variable name (it should name the variable, not hold the secret)", shorten(f.value))
+				}
+			}
+			if !strings.HasPrefix(o.TokenURL, "https://") && !strings.HasPrefix(o.TokenURL, "http://") {
+				bad(p+".oauth.token_url", "%q must start with https:// (or http:// for a local simulator)", o.TokenURL)
+			}
 		}
 		if len(in.Objects) == 0 {
 			bad(p+".objects", "at least one of contacts, companies, deals is required")
@@ -349,6 +502,15 @@ func (c *Config) Validate() error {
 		}
 		if in.Quota.RequestsPer10s < 0 {
 			bad(p+".quota.requests_per_10s", "must be positive, got %d", in.Quota.RequestsPer10s)
+		}
+		if in.Quota.RequestsPerWindow < 0 {
+			bad(p+".quota.requests_per_window", "must be positive, got %d", in.Quota.RequestsPerWindow)
+		}
+		if w := in.Quota.Window.D(); w < 0 || w > time.Hour {
+			bad(p+".quota.window", "must be between 1s and 1h, got %s", w)
+		}
+		if in.Quota.Concurrency < 0 {
+			bad(p+".quota.concurrency", "must be positive, got %d", in.Quota.Concurrency)
 		}
 		if in.Quota.Daily < 0 {
 			bad(p+".quota.daily", "must be positive, got %d", in.Quota.Daily)

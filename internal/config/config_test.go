@@ -38,6 +38,60 @@ func TestParseAppliesDefaults(t *testing.T) {
 	require.False(t, in.HasObject(crm.Companies))
 }
 
+func TestEachProviderGetsItsDocumentedQuota(t *testing.T) {
+	t.Parallel()
+	doc := `
+integrations:
+  - {id: hs, provider: hubspot, credential_env: T, objects: [contacts]}
+  - {id: sf, provider: salesforce, base_url: "https://acme.my.salesforce.com", credential_env: T, objects: [contacts]}
+  - {id: pd, provider: pipedrive, credential_env: T, objects: [contacts]}
+  - {id: pdo, provider: pipedrive, objects: [contacts], oauth: {client_id_env: A, client_secret_env: B, refresh_token_env: C}}
+  - {id: zo, provider: zoho, objects: [contacts], oauth: {client_id_env: A, client_secret_env: B, refresh_token_env: C}}
+  - {id: hs190, provider: hubspot, credential_env: T, objects: [contacts], quota: {requests_per_10s: 190}}
+`
+	c, err := config.Parse(strings.NewReader(doc))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		id          string
+		calls       int
+		window      time.Duration
+		concurrency int
+		daily       int
+	}{
+		{"hs", 100, 10 * time.Second, 0, 250_000},
+		{"sf", 0, 10 * time.Second, 0, 100_000},
+		{"pd", 20, 2 * time.Second, 0, 30_000},
+		{"pdo", 80, 2 * time.Second, 0, 30_000},
+		{"zo", 0, 10 * time.Second, 10, 50_000},
+		{"hs190", 190, 10 * time.Second, 0, 250_000},
+	} {
+		in, err := c.Integration(tc.id)
+		require.NoError(t, err)
+		require.Equal(t, tc.calls, in.Quota.WindowCalls(), tc.id)
+		require.Equal(t, tc.window, in.Quota.WindowLength(), tc.id)
+		require.Equal(t, tc.concurrency, in.Quota.Concurrency, tc.id)
+		require.Equal(t, tc.daily, in.Quota.Daily, tc.id)
+	}
+	sf, _ := c.Integration("sf")
+	require.Equal(t, "v62.0", sf.APIVersion)
+	zo, _ := c.Integration("zo")
+	require.Equal(t, "https://www.zohoapis.com", zo.BaseURL)
+	require.Equal(t, "https://accounts.zoho.com/oauth/v2/token", zo.OAuth.TokenURL)
+}
+
+func TestOAuthSecretsNameEveryMissingVariable(t *testing.T) {
+	t.Parallel()
+	o := &config.OAuth{TokenURL: "https://x", ClientIDEnv: "CID", ClientSecretEnv: "CSEC", RefreshTokenEnv: "RTOK"}
+	env := map[string]string{"CID": "id-1"}
+	_, err := o.Secrets("acme", func(k string) string { return env[k] })
+	require.ErrorContains(t, err, "CSEC (oauth.client_secret_env), RTOK (oauth.refresh_token_env)")
+	require.NotContains(t, err.Error(), "id-1")
+	env["CSEC"], env["RTOK"] = "s", "r"
+	sec, err := o.Secrets("acme", func(k string) string { return env[k] })
+	require.NoError(t, err)
+	require.Equal(t, config.OAuthSecrets{TokenURL: "https://x", ClientID: "id-1", ClientSecret: "s", RefreshToken: "r"}, sec)
+}
+
 func TestDailyReserveIsAShareOrAPercentage(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -91,7 +145,12 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{name: "bad id", doc: strings.Replace(minimal, "id: acme", "id: Acme_CRM", 1), want: []string{"integrations[0].id:", "lower-case"}},
 		{name: "duplicate id", doc: minimal + strings.TrimPrefix(minimal, "\nintegrations:\n"), want: []string{"integrations[1].id:", "already used by integrations[0]"}},
 		{name: "unknown provider", doc: strings.Replace(minimal, "hubspot", "hubspott", 1), want: []string{"integrations[0].provider:", "unknown provider"}},
-		{name: "planned provider", doc: strings.Replace(minimal, "hubspot", "zoho", 1), want: []string{"integrations[0].provider:", "planned"}},
+		{name: "zoho without oauth", doc: strings.Replace(minimal, "hubspot", "zoho", 1), want: []string{"integrations[0].credential_env:", "set oauth"}},
+		{name: "salesforce without instance", doc: strings.Replace(minimal, "hubspot", "salesforce", 1), want: []string{"integrations[0].base_url:", "instance URL"}},
+		{name: "token and oauth", doc: minimal + "    oauth: {client_id_env: A, client_secret_env: B, refresh_token_env: C}\n", want: []string{"integrations[0].credential_env:", "not both"}},
+		{name: "oauth secret pasted", doc: strings.Replace(minimal, "credential_env: ACME_TOKEN", "oauth: {client_id_env: A, client_secret_env: 'x-y-secret', refresh_token_env: C}", 1), want: []string{"integrations[0].oauth.client_secret_env:", "not an environment variable name", "x-y-…"}},
+		{name: "oauth incomplete", doc: strings.Replace(minimal, "credential_env: ACME_TOKEN", "oauth: {client_id_env: A}", 1), want: []string{"integrations[0].oauth.client_secret_env: is required", "integrations[0].oauth.refresh_token_env: is required"}},
+		{name: "negative concurrency", doc: minimal + "    quota: {concurrency: -1}\n", want: []string{"integrations[0].quota.concurrency:"}},
 		{name: "missing credential_env", doc: strings.Replace(minimal, "credential_env: ACME_TOKEN", "", 1), want: []string{"integrations[0].credential_env: is required"}},
 		{name: "token pasted in credential_env", doc: strings.Replace(minimal, "ACME_TOKEN", "pat-na1-11111111-2222", 1), want: []string{"integrations[0].credential_env:", "not an environment variable name", "pat-…"}},
 		{name: "unknown object", doc: strings.Replace(minimal, "deals]", "tickets]", 1), want: []string{"integrations[0].objects[1]:", "tickets"}},

@@ -251,6 +251,13 @@ type Connector interface {
 	Properties(ctx context.Context, obj Object) ([]Property, RateLimit, error)
 }
 
+// ChangesBySearch is a Connector whose Changes calls go to a search endpoint with a limit of
+// its own (HubSpot: a few a second, outside the ten-second window), rather than counting
+// against the window like every other call.
+type ChangesBySearch interface {
+	ChangesBySearch() bool
+}
+
 // Seeker is a Connector whose full listing can start at a given record id, which lets a
 // backfill read disjoint id ranges in parallel. CRMs document their page tokens as opaque,
 // so a Seeker only seeks with a token format it has recognised on real pages (SeekCodec),

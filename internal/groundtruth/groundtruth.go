@@ -3,6 +3,7 @@
 package groundtruth
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -58,7 +59,13 @@ func (d Diff) String() string {
 // (which a sync that started reading at asOf cannot be expected to hold yet) are skipped,
 // along with PostgreSQL rows that no CRM record older than asOf explains.
 func Compare(ctx context.Context, sim *crmsim.Sim, st *store.Store, integration string, obj crm.Object, asOf time.Time) (Diff, error) {
-	truth, err := sim.Snapshot(string(obj))
+	return CompareAs(ctx, sim, crmsim.ProviderHubSpot, st, integration, obj, asOf)
+}
+
+// CompareAs is Compare for an integration with provider's CRM: the simulator's records as
+// that CRM's API renders them (its ids, field names and timestamp precision).
+func CompareAs(ctx context.Context, sim *crmsim.Sim, provider string, st *store.Store, integration string, obj crm.Object, asOf time.Time) (Diff, error) {
+	truth, err := sim.SnapshotFor(provider, string(obj))
 	if err != nil {
 		return Diff{}, fmt.Errorf("reading ground truth of %s: %w", obj, err)
 	}
@@ -123,17 +130,27 @@ func Compare(ctx context.Context, sim *crmsim.Sim, st *store.Store, integration 
 	return d, nil
 }
 
-// propertyDiff names the first property that differs; an absent or null value equals "".
+// propertyDiff names the first property that differs; an absent or null value equals "",
+// and a value that is not a string (a number, an object) is compared as its compact JSON.
 func propertyDiff(want map[string]string, raw json.RawMessage) string {
-	var got map[string]*string
+	var got map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &got); err != nil {
 		return "JSON: " + err.Error()
 	}
 	val := func(k string) string {
-		if v := got[k]; v != nil {
-			return *v
+		v := got[k]
+		var s string
+		switch {
+		case len(v) == 0 || string(v) == "null":
+			return ""
+		case json.Unmarshal(v, &s) == nil:
+			return s
 		}
-		return ""
+		var b bytes.Buffer
+		if json.Compact(&b, v) != nil {
+			return string(v)
+		}
+		return b.String()
 	}
 	for _, k := range slices.Sorted(maps.Keys(want)) {
 		if want[k] != val(k) {

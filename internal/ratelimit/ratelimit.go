@@ -38,10 +38,18 @@ type Rates struct {
 // backstop: no bug in a worker can dispatch more than this multiple of the quota.
 const DispatchHeadroom = 10
 
-// ForQuota derives the queues' rates from a quota: DispatchHeadroom times its average.
+// ForQuota derives the queues' rates from a quota: DispatchHeadroom times its average. A
+// CRM without a short window (Salesforce, Zoho) gets no server-side API rate (0: the SDK's
+// default, unlimited): its limits are the daily allowance and the calls in flight, which
+// the ledger keeps.
 func ForQuota(q config.Quota) Rates {
-	return Rates{API: float64(q.RequestsPer10s) / 10 * DispatchHeadroom, Search: float64(q.SearchPerSecond) * DispatchHeadroom}
+	api := float64(q.WindowCalls()) / q.WindowLength().Seconds() * DispatchHeadroom
+	return Rates{API: api, Search: float64(q.SearchPerSecond) * DispatchHeadroom}
 }
+
+// noWindowCalls stands for "no limit" in the window of a CRM that has no short window: the
+// ledger then only keeps the CRM's told waits and daily pauses.
+const noWindowCalls = 1 << 20
 
 // Windows are the exact rolling windows the ledger enforces for a quota. The ledger spaces a
 // call a full window after the answer of the call the allowance back (the latest the CRM can
@@ -49,7 +57,10 @@ func ForQuota(q config.Quota) Rates {
 // ten-second window is kept in hand all the same, and a small margin covers the CRM's
 // rounding of its window's edges.
 func Windows(q config.Quota) (window, search store.Window) {
-	window = store.Window{Calls: max(1, q.RequestsPer10s-1), Period: 10 * time.Second, Margin: 20 * time.Millisecond, Learns: true}
+	window = store.Window{Calls: max(1, q.WindowCalls()-1), Period: q.WindowLength(), Margin: 20 * time.Millisecond, Learns: true}
+	if q.WindowCalls() == 0 {
+		window = store.Window{Calls: noWindowCalls, Period: q.WindowLength(), Margin: 20 * time.Millisecond}
+	}
 	search = store.Window{Calls: q.SearchPerSecond, Period: time.Second, Margin: 20 * time.Millisecond}
 	return window, search
 }

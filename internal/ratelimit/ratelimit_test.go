@@ -44,6 +44,24 @@ func TestForQuotaAndWindows(t *testing.T) {
 	require.Equal(t, time.Second, search.Period)
 }
 
+func TestWindowsFollowEachCRMsKindOfLimit(t *testing.T) {
+	t.Parallel()
+	// Pipedrive: a two-second burst window.
+	pd := config.Quota{RequestsPerWindow: 20, Window: config.Duration(2 * time.Second), SearchPerSecond: 5}
+	window, _ := ratelimit.Windows(pd)
+	require.Equal(t, 19, window.Calls)
+	require.Equal(t, 2*time.Second, window.Period)
+	require.True(t, window.Learns)
+	require.InDelta(t, 10*ratelimit.DispatchHeadroom, ratelimit.ForQuota(pd).API, 1e-9)
+	// Salesforce and Zoho: no short window; the ledger keeps only told waits and pauses, and
+	// the server applies no API rate of its own.
+	zo := config.Quota{Concurrency: 10, SearchPerSecond: 5}
+	window, _ = ratelimit.Windows(zo)
+	require.Greater(t, window.Calls, 100_000)
+	require.False(t, window.Learns, "no window to learn from a first call")
+	require.Zero(t, ratelimit.ForQuota(zo).API)
+}
+
 func TestCredentialKeyIsStableAndRevealsNothing(t *testing.T) {
 	t.Parallel()
 	a := ratelimit.CredentialKey("https://api.hubapi.com", "pat-na1-secret")

@@ -451,3 +451,44 @@ func (s *Store) Ledger(ctx context.Context, credential, kind string) (LedgerStat
 	}
 	return st, nil
 }
+
+// FlightKind is the ledger kind that counts a credential's calls in flight, for CRMs that
+// limit concurrent requests rather than (or besides) requests per window (Zoho CRM: 10 at
+// once on Standard).
+const FlightKind = "inflight"
+
+// EnterFlight takes one of a credential's `limit` places for a call in flight, fleet-wide:
+// granted when fewer than limit calls of the credential are in flight, else nothing is
+// taken. A call's place is its entry time; LeaveFlight gives it back when the call is
+// answered, and a place never given back (its worker died) lapses after maxInFlight.
+func (s *Store) EnterFlight(ctx context.Context, credential string, limit int, now time.Time) (slot time.Time, granted bool, err error) {
+	now = stamp(now)
+	err = s.withLedger(ctx, credential, FlightKind, func(row *ledgerRow) error {
+		keep := row.pending[:0]
+		for _, p := range row.pending {
+			if now.Sub(p) <= maxInFlight {
+				keep = append(keep, p)
+			}
+		}
+		row.pending = keep
+		if len(row.pending) >= limit {
+			return nil
+		}
+		// Two places taken in one microsecond would be indistinguishable when given back.
+		slot = now
+		for slices.ContainsFunc(row.pending, slot.Equal) {
+			slot = slot.Add(time.Microsecond)
+		}
+		row.pending, granted = insertSorted(row.pending, slot), true
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("entering a call in flight for %s: %w", credential, err)
+	}
+	return slot, granted, nil
+}
+
+// LeaveFlight gives back the place EnterFlight granted at slot.
+func (s *Store) LeaveFlight(ctx context.Context, credential string, slot time.Time) error {
+	return s.Release(ctx, credential, FlightKind, slot)
+}

@@ -449,3 +449,52 @@ func sortedTimes(ts []time.Time) []time.Time {
 	slices.SortFunc(out, time.Time.Compare)
 	return out
 }
+
+func TestCallsInFlightNeverExceedTheLimitAcrossWorkers(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	var slots []time.Time
+	for range 3 {
+		slot, ok, err := s.EnterFlight(ctx, "cred", 3, t0)
+		require.NoError(t, err)
+		require.True(t, ok)
+		slots = append(slots, slot)
+	}
+	_, ok, err := s.EnterFlight(ctx, "cred", 3, t0.Add(time.Second))
+	require.NoError(t, err)
+	require.False(t, ok, "a fourth call while three are in flight")
+	_, ok, err = s.EnterFlight(ctx, "other", 3, t0.Add(time.Second))
+	require.NoError(t, err)
+	require.True(t, ok, "another credential has its own places")
+
+	require.NoError(t, s.LeaveFlight(ctx, "cred", slots[1]))
+	_, ok, err = s.EnterFlight(ctx, "cred", 3, t0.Add(time.Second))
+	require.NoError(t, err)
+	require.True(t, ok, "an answered call gives its place back")
+	_, ok, err = s.EnterFlight(ctx, "cred", 3, t0.Add(time.Second))
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	// Places of a worker that died lapse.
+	_, ok, err = s.EnterFlight(ctx, "cred", 3, t0.Add(time.Minute))
+	require.NoError(t, err)
+	require.True(t, ok, "places not given back lapse after the longest a call can take")
+
+	// Concurrent workers: at most limit granted at once.
+	var mu sync.Mutex
+	granted := 0
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Go(func() {
+			_, ok, err := s.EnterFlight(ctx, "burst", 4, t0)
+			if err == nil && ok {
+				mu.Lock()
+				granted++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, 4, granted)
+}

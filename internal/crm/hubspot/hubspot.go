@@ -55,6 +55,10 @@ type Client struct {
 
 var _ crm.Connector = (*Client)(nil)
 
+// ChangesBySearch reports that Changes uses the search endpoint, whose own limit (5 a
+// second per account) is outside the ten-second window.
+func (c *Client) ChangesBySearch() bool { return true }
+
 // New returns a Client; it makes no request.
 func New(opts Options) (*Client, error) {
 	base := strings.TrimRight(opts.BaseURL, "/")
