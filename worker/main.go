@@ -62,17 +62,16 @@ func run(ctx context.Context) error {
 	var integrations []*activities.Integration
 	var missing []error
 	for _, in := range cfg.Integrations {
-		token, err := in.Credential(os.Getenv)
+		cred, err := provider.NewCredential(in, os.Getenv, httpClient)
 		if err != nil {
 			missing = append(missing, err)
 			continue
 		}
-		conn, err := provider.New(in, token, httpClient)
+		conn, err := provider.New(in, cred.Tokens, httpClient)
 		if err != nil {
 			return err
 		}
-		integrations = append(integrations, &activities.Integration{Config: in, Connector: conn,
-			Credential: ratelimit.CredentialKey(in.BaseURL, token)})
+		integrations = append(integrations, &activities.Integration{Config: in, Connector: conn, Credential: cred.Key})
 	}
 	if err := errors.Join(missing...); err != nil {
 		return err

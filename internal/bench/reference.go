@@ -70,7 +70,7 @@ func (b *bench) runReference(ctx context.Context) result {
 			return err
 		}
 		defer s.Close()
-		conn, err := provider.New(config.Integration{ID: r.integration, Provider: "hubspot", BaseURL: r.simURL}, r.token, http.DefaultClient)
+		conn, err := provider.New(config.Integration{ID: r.integration, Provider: "hubspot", BaseURL: r.simURL}, crm.StaticToken(r.token), http.DefaultClient)
 		if err != nil {
 			return err
 		}

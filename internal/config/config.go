@@ -462,6 +462,8 @@ func (c *Config) Validate() error {
 			bad(p+".credential_env", "set either credential_env or oauth, not both")
 		case in.CredentialEnv != "" && !envPattern.MatchString(in.CredentialEnv):
 			bad(p+".credential_env", "%q is not an environment variable name (it should name the variable, not hold the token)", shorten(in.CredentialEnv))
+		case in.OAuth != nil && in.Provider == "hubspot":
+			bad(p+".oauth", "hubspot takes a private-app token: set credential_env instead")
 		case in.CredentialEnv != "" && in.Provider == "zoho":
 			bad(p+".credential_env", "zoho has no long-lived API tokens: set oauth (client_id_env, client_secret_env, refresh_token_env)")
 		}
