@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -131,8 +132,15 @@ func (a *Activities) BackfillPage(ctx context.Context, in BackfillPageInput) (Ba
 		out.FirstID, out.LastID = page.Records[0].ID, page.Records[n-1].ID
 	}
 	out.Done = res.State.Done()
-	if seeker, ok := integ.Connector.(crm.Seeker); ok && !seeked && in.Position != "" && in.PrevLastID != "" && out.FirstID != "" {
+	seeker, canSeek := integ.Connector.(crm.Seeker)
+	switch {
+	case canSeek && !seeked && in.Position != "" && in.PrevLastID != "" && out.FirstID != "":
 		out.Codec = seeker.SeekCodec(in.Position, in.PrevLastID, out.FirstID)
+	case canSeek && in.Lo == "" && in.Position == "" && out.Next != "" && out.LastID != "":
+		// The listing's first page: its token for the next page must encode an id above its
+		// last one. The next page's first id is not known yet, so any such id qualifies;
+		// every seek made with the codec is verified all the same.
+		out.Codec = seeker.SeekCodec(out.Next, out.LastID, strconv.FormatUint(math.MaxUint64, 10))
 	}
 	if seeked && out.FirstID != "" && crm.CompareIDs(out.FirstID, in.Lo) < 0 && !justBefore(out.FirstID, in.Lo) {
 		// The CRM did not start where the token said: seeking does not work after all. The
@@ -375,6 +383,16 @@ type RefreshPropertiesResult struct {
 // Owners and pipelines only serve labels: failing to read them (a token without the owners
 // scope) is logged and leaves the last copy in use.
 func (a *Activities) RefreshProperties(ctx context.Context, ref StreamRef) (RefreshPropertiesResult, error) {
+	res, err := a.RefreshPropertyList(ctx, ref)
+	if err != nil {
+		return res, err
+	}
+	return res, a.RefreshLabels(ctx, ref)
+}
+
+// RefreshPropertyList is RefreshProperties without the owners and pipelines: all a listing
+// needs before its first page, so that a backfill's lanes need not wait for the rest.
+func (a *Activities) RefreshPropertyList(ctx context.Context, ref StreamRef) (RefreshPropertiesResult, error) {
 	integ, err := a.integration(ref)
 	if err != nil {
 		return RefreshPropertiesResult{}, err
@@ -395,6 +413,16 @@ func (a *Activities) RefreshProperties(ctx context.Context, ref StreamRef) (Refr
 		delete(a.propsCache, propsKey{ref.Integration, ref.Object})
 		a.mu.Unlock()
 	}
+	return RefreshPropertiesResult{Count: count}, nil
+}
+
+// RefreshLabels is the rest of RefreshProperties: the owners (and a deal stream's
+// pipelines) that labels are resolved with. Failing to read them is logged, not returned.
+func (a *Activities) RefreshLabels(ctx context.Context, ref StreamRef) error {
+	if _, err := a.integration(ref); err != nil {
+		return err
+	}
+	defer heartbeatWhile(ctx)()
 	log := a.logger(ctx, ref)
 	if _, info, err := a.refs.Owners(ctx, ref.Integration); err != nil || info.RefreshErr != nil {
 		log.Warn("owners not refreshed; owner labels use the last copy", zap.Error(cmp.Or(err, info.RefreshErr)))
@@ -404,7 +432,7 @@ func (a *Activities) RefreshProperties(ctx context.Context, ref StreamRef) (Refr
 			log.Warn("pipelines not refreshed; stage labels use the last copy", zap.Error(cmp.Or(err, info.RefreshErr)))
 		}
 	}
-	return RefreshPropertiesResult{Count: count}, nil
+	return nil
 }
 
 // PropertiesStale reports whether the stream's reference data (property list, owners,

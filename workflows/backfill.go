@@ -52,6 +52,8 @@ type BackfillState struct {
 
 	// endgame: this run splits finely near the end (versionEndgameSplits).
 	endgame bool
+	// fastStart: this run starts its lanes as early as it safely can (versionFastStart).
+	fastStart bool
 }
 
 // Range is one id range of the listing, [Lo, Hi) ("" = the start or the end), read by one
@@ -101,6 +103,14 @@ const minSplitRecords = 2000
 // instead of dribbling down a few long chains. An extra boundary page then costs nothing
 // the quota would have used otherwise.
 const versionEndgameSplits = "endgame-splits"
+
+// versionFastStart marks runs whose lanes start sooner: the listing's first page already
+// names the token format (its next-page token must encode an id above its last one; every
+// seek made with it is still verified), and only the property list is read before the
+// first page, the owners and pipelines beside the lanes. A rolling window replays its first
+// seconds' pace in every later window, so each round trip saved at the start is saved again
+// at the end.
+const versionFastStart = "fast-start"
 
 const (
 	endgameRecordsPerLane = 200
@@ -220,6 +230,7 @@ func readRanges(ctx workflow.Context, ref activities.StreamRef, st *BackfillStat
 	api := apiContext(ctx, apiQueue(ctx, ref.Integration, st.Queues), st.Queues)
 	search := apiContext(ctx, searchQueue(ctx, ref.Integration, st.Queues), st.Queues)
 	st.endgame = workflow.GetVersion(ctx, versionEndgameSplits, workflow.DefaultVersion, 1) == 1
+	st.fastStart = workflow.GetVersion(ctx, versionFastStart, workflow.DefaultVersion, 1) == 1
 	var (
 		failure error
 		stop    bool
@@ -241,7 +252,21 @@ func readRanges(ctx workflow.Context, ref activities.StreamRef, st *BackfillStat
 			st.Planned = !stop || len(st.Ranges) > 1
 		})
 	}
-	if err := refreshProperties(ctx, ref, st.Queues, &st.Progress); err != nil {
+	if st.fastStart {
+		labels, err := refreshPropertyList(ctx, ref, st.Queues, &st.Progress)
+		if err != nil {
+			stop, failure = true, err
+		} else if labels {
+			active++
+			workflow.Go(ctx, func(ctx workflow.Context) {
+				defer func() { active-- }()
+				api := apiContext(ctx, apiQueue(ctx, ref.Integration, st.Queues), st.Queues)
+				if err := callCRM(ctx, api, &st.Progress, a.RefreshLabels, ref, nil); err != nil && failure == nil {
+					failure = err
+				}
+			})
+		}
+	} else if err := refreshProperties(ctx, ref, st.Queues, &st.Progress); err != nil {
 		stop, failure = true, err
 	}
 	st.Progress.Phase = phaseListing
@@ -320,6 +345,9 @@ func readPage(ctx, api workflow.Context, ref activities.StreamRef, st *BackfillS
 	rg.Done = res.Done || (rg.Hi != "" && rg.LastID != "" && crm.CompareIDs(rg.LastID, rg.Hi) >= 0)
 	st.Progress.page(ctx, res.PageResult)
 
+	if st.fastStart && st.Codec == "" && !st.Unseekable && in.Lo == "" && in.Position == "" && res.Codec != "" {
+		st.Candidate, st.Votes, st.Codec = res.Codec, votesToSeek, res.Codec
+	}
 	if st.Codec == "" && !st.Unseekable && in.Position != "" && in.PrevLastID != "" && res.FirstID != "" {
 		switch res.Codec {
 		case "":

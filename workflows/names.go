@@ -185,6 +185,21 @@ func refreshProperties(ctx workflow.Context, ref activities.StreamRef, q activit
 	return callCRM(ctx, apiContext(ctx, apiQueue(ctx, ref.Integration, q), q), p, a.RefreshProperties, ref, nil)
 }
 
+// refreshPropertyList is refreshProperties for a backfill that starts its lanes early: it
+// reads only the property list, and reports whether the owners and pipelines (RefreshLabels)
+// are due as well, for the caller to read beside its first pages.
+func refreshPropertyList(ctx workflow.Context, ref activities.StreamRef, q activities.Queues, p *Progress) (labels bool, err error) {
+	var stale bool
+	if err := workflow.ExecuteLocalActivity(localContext(ctx), a.PropertiesStale, ref).Get(ctx, &stale); err != nil {
+		return false, err
+	}
+	if !stale {
+		return false, nil
+	}
+	p.Phase = phaseProperties
+	return true, callCRM(ctx, apiContext(ctx, apiQueue(ctx, ref.Integration, q), q), p, a.RefreshPropertyList, ref, nil)
+}
+
 func (p *Progress) page(ctx workflow.Context, r activities.PageResult) {
 	p.Pages++
 	p.Fetched += int64(r.Fetched)

@@ -52,7 +52,9 @@ func TestBackfillListsLiveThenArchivedRecords(t *testing.T) {
 	env := setup(t)
 	env.OnActivity(a.BeginBackfill, mock.Anything, activities.BeginBackfillInput{StreamRef: ref}).Return(oneRange(1), nil).Once()
 	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(true, nil).Once()
-	env.OnActivity(a.RefreshProperties, mock.Anything, ref).Return(activities.RefreshPropertiesResult{Count: 12}, nil).Once()
+	// The lanes need only the property list; owners and pipelines are read beside them.
+	env.OnActivity(a.RefreshPropertyList, mock.Anything, ref).Return(activities.RefreshPropertiesResult{Count: 12}, nil).Once()
+	env.OnActivity(a.RefreshLabels, mock.Anything, ref).Return(nil).Once()
 	env.OnActivity(a.BackfillPage, mock.Anything, activities.BackfillPageInput{StreamRef: ref}).
 		Return(activities.BackfillPageResult{PageResult: page(100, 100), Next: "p2", FirstID: "1", LastID: "100"}, nil).Once()
 	env.OnActivity(a.BackfillPage, mock.Anything, activities.BackfillPageInput{StreamRef: ref, Position: "p2", PrevLastID: "100"}).
@@ -162,6 +164,8 @@ type listing struct {
 	lasts  int
 	splits int
 	seekOK bool
+	// firstPageOnly: only the listing's first page names its token format.
+	firstPageOnly bool
 }
 
 // denseIDs is 1..n.
@@ -196,7 +200,10 @@ func (l *listing) page(_ context.Context, in activities.BackfillPageInput) (acti
 	}
 	hi, _ := strconv.Atoi(in.Hi)
 	res.Done = res.Next == "" || (in.Hi != "" && last+1 >= hi)
-	if in.Position != "" && in.PrevLastID != "" && l.seekOK {
+	if in.Position != "" && in.PrevLastID != "" && l.seekOK && !l.firstPageOnly {
+		res.Codec = "t"
+	}
+	if in.Lo == "" && in.Position == "" && res.Next != "" && l.seekOK {
 		res.Codec = "t"
 	}
 	return res, nil
@@ -252,6 +259,17 @@ func TestBackfillSplitsARecognisedListingIntoRangesAndCoversEveryID(t *testing.T
 	// Each range boundary costs at most a page.
 	require.LessOrEqual(t, l.pages, 300+res.Ranges, "pages read: %d for a 300-page listing", l.pages)
 	t.Logf("30,000 ids in %d pages (minimum 300) over %d ranges", l.pages, res.Ranges)
+}
+
+func TestBackfillPlansAfterTheFirstPageWhenItNamesTheTokenFormat(t *testing.T) {
+	t.Parallel()
+	// The second page's token is not recognised: a backfill that waited for it would read
+	// one chain. The first page's token decides.
+	l := &listing{ids: denseIDs(30_000), seekOK: true, firstPageOnly: true}
+	res := runListing(t, l, 12)
+	require.GreaterOrEqual(t, res.Ranges, 12, "split from the first page's token format")
+	require.Equal(t, res.Ranges, res.RangesDone)
+	require.LessOrEqual(t, l.pages, 300+res.Ranges)
 }
 
 func TestBackfillOfClusteredIDsIsRebalancedByDensity(t *testing.T) {

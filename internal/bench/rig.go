@@ -63,6 +63,8 @@ type rig struct {
 	integration string
 	token       string
 	taskQueue   string
+	// timelines are the last backfill's workflows' timelines, one per object.
+	timelines []timeline
 
 	sim    *crmsim.Sim
 	simURL string

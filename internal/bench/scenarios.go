@@ -154,6 +154,11 @@ func (b *bench) runBackfill(ctx context.Context, p backfillParams) result {
 		if err != nil {
 			return err
 		}
+		if len(r.timelines) == 1 {
+			if err := writeTimeline(b.opts.outDir, spec.run, r.timelines[0]); err != nil {
+				return err
+			}
+		}
 		return writePerSecond(b.opts.outDir, spec.run, st.PerSecond)
 	})
 	if err != nil {

@@ -28,6 +28,7 @@ func (r *rig) backfill(ctx context.Context, c client.Client, objects ...crm.Obje
 	defer cancel()
 	start := time.Now()
 	var runs []client.WorkflowRun
+	var firstRuns []string // Get follows continue-as-new and moves a run's id to the latest
 	for _, obj := range objects {
 		in := workflows.BackfillInput{Integration: r.integration, Object: obj}
 		run, err := c.ExecuteWorkflow(ctx, r.workflowOptions(workflows.BackfillID(r.integration, obj)), workflows.Backfill, in)
@@ -35,6 +36,7 @@ func (r *rig) backfill(ctx context.Context, c client.Client, objects ...crm.Obje
 			return 0, fmt.Errorf("starting the %s backfill: %w", obj, err)
 		}
 		runs = append(runs, run)
+		firstRuns = append(firstRuns, run.GetRunID())
 	}
 	for i, run := range runs {
 		var res workflows.BackfillResult
@@ -42,7 +44,16 @@ func (r *rig) backfill(ctx context.Context, c client.Client, objects ...crm.Obje
 			return 0, errors.Join(fmt.Errorf("backfill of %s: %w", objects[i], err), terminate(c, runs, "backfill failed or timed out"))
 		}
 	}
-	return time.Since(start), nil
+	elapsed := time.Since(start)
+	r.timelines = r.timelines[:0]
+	for i, run := range runs {
+		tl, err := readTimeline(ctx, c, run.GetID(), firstRuns[i])
+		if err != nil {
+			return 0, err
+		}
+		r.timelines = append(r.timelines, tl)
+	}
+	return elapsed, nil
 }
 
 // delta runs one DeltaSync of obj and waits for it.
