@@ -309,3 +309,70 @@ func TestSalesforceBulkQueryJob(t *testing.T) {
 	require.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$`, rows[0][5])
 	require.Contains(t, []string{"true", "false"}, rows[0][3])
 }
+
+func TestSalesforceConcurrentLongRunningLimit(t *testing.T) {
+	t.Parallel()
+	h := setup(t, Options{Seed: 1, Contacts: 1, Latency: sfLongRunning, Salesforce: SalesforceOptions{ConcurrentLongRunning: 3}})
+	now := h.clock.Now()
+	// Admission alone, without the 20 s sleep: three slots, then the limit.
+	var held []sfAdmission
+	for range 3 {
+		adm := h.sim.sfAdmit(0, "salesforce limits", "test", now)
+		require.Equal(t, sfLimitNone, adm.limit)
+		require.True(t, adm.long)
+		held = append(held, adm)
+	}
+	adm := h.sim.sfAdmit(0, "salesforce limits", "test", now)
+	require.Equal(t, sfLimitConcurrent, adm.limit)
+	require.Equal(t, 3, adm.used, "a refused call does not use the allocation")
+	h.sim.sf.release()
+	adm = h.sim.sfAdmit(0, "salesforce limits", "test", now)
+	require.Equal(t, sfLimitNone, adm.limit)
+	require.Len(t, held, 3)
+}
+
+func TestSalesforceGetDeletedAndFaults(t *testing.T) {
+	t.Parallel()
+	h := setup(t, Options{Seed: 6, Contacts: 40, Companies: 3, Deals: 3})
+	h.clock.Advance(time.Hour)
+	res := mutate(t, h.sim, MutationSpec{Object: Contacts, Archives: 4})
+	start := h.clock.Now().Add(-time.Minute).Format("2006-01-02T15:04:05Z")
+	end := h.clock.Now().Add(time.Minute).Format("2006-01-02T15:04:05Z")
+	r := h.get(t, sfData+"/sobjects/Contact/deleted/?start="+start+"&end="+end)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var del struct {
+		DeletedRecords []struct {
+			ID          string `json:"id"`
+			DeletedDate string `json:"deletedDate"`
+		} `json:"deletedRecords"`
+		LatestDateCovered string `json:"latestDateCovered"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &del))
+	require.Len(t, del.DeletedRecords, len(res.Archived))
+	require.Regexp(t, `^003`, del.DeletedRecords[0].ID)
+
+	h.sim.InjectFault(Fault{Endpoint: "salesforce describe Contact", Kind: Fault502HTML})
+	r = h.get(t, sfData+"/sobjects/Contact/describe")
+	require.Equal(t, http.StatusBadGateway, r.status)
+	h.sim.InjectFault(Fault{Endpoint: "salesforce describe Contact", Kind: FaultTruncatedJSON})
+	r = h.get(t, sfData+"/sobjects/Contact/describe")
+	require.Equal(t, http.StatusOK, r.status)
+	require.False(t, json.Valid(r.body))
+	h.sim.InjectFault(Fault{Kind: Fault429Daily})
+	r = h.get(t, sfData+"/sobjects/Contact/describe")
+	require.Equal(t, http.StatusForbidden, r.status)
+	require.Contains(t, string(r.body), "REQUEST_LIMIT_EXCEEDED")
+
+	st := h.sim.Stats()
+	require.Equal(t, 3, st.Calls("salesforce describe Contact"))
+	require.Equal(t, 1, st.Calls("salesforce deleted Contact"))
+	require.Equal(t, 1, st.RateLimited)
+	require.Equal(t, 4, st.Total)
+	r = h.get(t, sfData+"/sobjects/Contact/nope")
+	require.Equal(t, http.StatusNotFound, r.status)
+	r = h.get(t, "/services/data/v99.0/limits")
+	require.Equal(t, http.StatusNotFound, r.status)
+	r = h.call(t, http.MethodGet, "/services/data/", "", nil)
+	require.Equal(t, http.StatusOK, r.status, "the versions list needs no session")
+	require.Empty(t, r.header.Get("Sforce-Limit-Info"))
+}
