@@ -48,9 +48,11 @@ const (
 	// sfLocatorTTL is how long an unused query locator lives (Salesforce: 15 minutes of
 	// inactivity).
 	sfLocatorTTL = 15 * time.Minute
-	// sfMaxLocators and sfMaxJobs bound the memory open locators and bulk jobs hold.
-	sfMaxLocators = 2000
-	sfMaxJobs     = 500
+	// sfMaxLocators and sfMaxJobs bound the memory open locators and bulk jobs hold (each
+	// keeps its result rows). Salesforce allows 10 open locators per user; the sim is more
+	// lenient so that parallel tests sharing a token do not evict each other's.
+	sfMaxLocators = 100
+	sfMaxJobs     = 100
 )
 
 // SalesforceOptions configures the Salesforce dialect.

@@ -29,7 +29,8 @@ import (
 // Salesforce stamps SystemModstamp when a transaction starts, so a record can commit
 // after a scan has passed its stamp; callers re-read a short window behind the cursor.
 
-// Changes reads one page of live records modified at or after req.From.
+// Changes reads one page of live records modified at or after req.From. Deleted records
+// are not among them (SOQL query skips them); List with Archived reads those.
 func (c *Client) Changes(ctx context.Context, req crm.ChangesRequest) (crm.ChangePage, error) {
 	so, err := SObject(req.Object)
 	if err != nil {
