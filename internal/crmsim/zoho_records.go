@@ -725,3 +725,17 @@ func snapshotValue(v json.RawMessage) string {
 	}
 	return string(v)
 }
+
+// ZohoID is the Zoho id the dialect gives the seeded record id of object ("contacts",
+// "companies" or "deals"), for tests that relate Mutate's ids to Zoho's.
+func ZohoID(object, id string) (string, error) {
+	k, ok := kindByName(object)
+	if !ok {
+		return "", fmt.Errorf("zoho id: unknown object %q", object)
+	}
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n < 0 {
+		return "", fmt.Errorf("zoho id: %q is not a seeded id", id)
+	}
+	return zohoID(int(k)+1, n), nil
+}
