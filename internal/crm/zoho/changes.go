@@ -152,14 +152,15 @@ func (c *Client) Changes(ctx context.Context, req crm.ChangesRequest) (crm.Chang
 	}
 	// The page is one second (or holds nothing new): walk the query on.
 	next := walkState{ims: w.ims, token: resp.Info.token()}
-	if next.token == "" {
+	switch next.token {
+	case "":
 		cur := max(w.page, resp.Info.Page, 1)
 		if cur >= maxPageNumber {
 			return crm.ChangePage{RateLimit: rl}, &crm.APIError{Kind: crm.KindBadResponse, Endpoint: endpoint,
 				Message: "more_records without a next_page_token past the pages numbers reach"}
 		}
 		next.page = cur + 1
-	} else if next.token == w.token {
+	case w.token:
 		return crm.ChangePage{RateLimit: rl}, &crm.APIError{Kind: crm.KindBadResponse, Endpoint: endpoint,
 			Message: "next_page_token repeats the request's"}
 	}
