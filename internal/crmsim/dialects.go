@@ -1,6 +1,8 @@
 package crmsim
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -129,4 +131,24 @@ func (s *Sim) RefreshGrants() int {
 	s.access.mu.Lock()
 	defer s.access.mu.Unlock()
 	return s.access.count
+}
+
+// snapshotValue is SnapshotFor's rendering of a JSON value: a string as itself, null as "",
+// anything else as its compact JSON text.
+func snapshotValue(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return ""
+	case raw[0] == '"':
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return string(raw)
+	}
+	return b.String()
 }

@@ -1,7 +1,6 @@
 package crmsim
 
 import (
-	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
@@ -397,24 +396,4 @@ func (s *Sim) pipedriveSnapshot(object string) ([]Record, error) {
 		out = append(out, r)
 	}
 	return out, nil
-}
-
-// snapshotValue is SnapshotFor's rendering of a JSON value: a string as itself, null as "",
-// anything else as its compact JSON text.
-func snapshotValue(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	switch {
-	case len(raw) == 0 || string(raw) == "null":
-		return ""
-	case raw[0] == '"':
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-	}
-	var b bytes.Buffer
-	if json.Compact(&b, raw) != nil {
-		return string(raw)
-	}
-	return b.String()
 }

@@ -54,19 +54,19 @@ func soqlLex(q string) ([]soqlTok, *soqlError) {
 	i := 0
 	for i < len(q) {
 		c := q[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		switch c {
+		case ' ', '\t', '\n', '\r':
 			i++
-		case c == '(':
+		case '(':
 			out = append(out, soqlTok{tokLParen, "("})
 			i++
-		case c == ')':
+		case ')':
 			out = append(out, soqlTok{tokRParen, ")"})
 			i++
-		case c == ',':
+		case ',':
 			out = append(out, soqlTok{tokComma, ","})
 			i++
-		case c == '\'':
+		case '\'':
 			var b strings.Builder
 			i++
 			closed := false
@@ -95,7 +95,7 @@ func soqlLex(q string) ([]soqlTok, *soqlError) {
 				return nil, malformed("unterminated string literal")
 			}
 			out = append(out, soqlTok{tokString, b.String()})
-		case c == '=' || c == '<' || c == '>' || c == '!':
+		case '=', '<', '>', '!':
 			op := string(c)
 			if i+1 < len(q) && (q[i+1] == '=' || (c == '<' && q[i+1] == '>')) {
 				op += string(q[i+1])

@@ -711,21 +711,6 @@ func (s *Sim) zohoSnapshot(object string) ([]Record, error) {
 	return out, nil
 }
 
-// snapshotValue renders a JSON value by SnapshotFor's rule: a string as itself, null as
-// "", anything else as its compact JSON text.
-func snapshotValue(v json.RawMessage) string {
-	switch {
-	case string(v) == "null":
-		return ""
-	case len(v) > 0 && v[0] == '"':
-		var s string
-		if json.Unmarshal(v, &s) == nil {
-			return s
-		}
-	}
-	return string(v)
-}
-
 // ZohoID is the Zoho id the dialect gives the seeded record id of object ("contacts",
 // "companies" or "deals"), for tests that relate Mutate's ids to Zoho's.
 func ZohoID(object, id string) (string, error) {

@@ -186,7 +186,7 @@ func (c *Client) errorFromResponse(endpoint, tok string, resp *http.Response, ra
 		e.Policy = crm.PolicyDaily
 		// The daily allocation and the concurrent long-running limit share the code; the
 		// message (UNCONFIRMED text) or the usage header tells them apart.
-		if strings.Contains(strings.ToLower(e.Message), "concurrent") && !(rl.DailyKnown && rl.DailyRemaining == 0) {
+		if strings.Contains(strings.ToLower(e.Message), "concurrent") && (!rl.DailyKnown || rl.DailyRemaining != 0) {
 			e.Policy = PolicyConcurrent
 		}
 	case s == http.StatusForbidden:

@@ -189,13 +189,18 @@ type queryResult struct {
 
 // continuation validates a continuation token (a nextRecordsUrl path) before following it,
 // so that a token can never send the credential anywhere but the org's data API.
+// locatorChar reports whether c can appear in a query locator's path.
+func locatorChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '/' || c == '.' || c == '-' || c == '_'
+}
+
 func continuation(token string) error {
 	if !strings.HasPrefix(token, "/services/data/v") || strings.Contains(token, "..") || strings.Contains(token, "//") {
 		return fmt.Errorf("salesforce: continuation token is not a /services/data/ path")
 	}
 	for i := 0; i < len(token); i++ {
 		c := token[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '/' || c == '.' || c == '-' || c == '_') {
+		if !locatorChar(c) {
 			return fmt.Errorf("salesforce: continuation token holds a character a query locator path has not")
 		}
 	}
