@@ -5,6 +5,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -132,9 +133,15 @@ type harness struct {
 	// webhookPort is the receiver's port, webhookSecret the app secret signing deliveries.
 	webhookPort   int
 	webhookSecret string
+	// provider is the integration's CRM.
+	provider string
 }
 
 type options struct {
+	// provider is the CRM the integration is configured for (default hubspot); the
+	// simulator speaks every one. Salesforce and Zoho authenticate through the OAuth
+	// refresh grant, Pipedrive with an API token.
+	provider       string
 	sim            crmsim.Options
 	objects        []crm.Object
 	requestsPer10s int
@@ -155,7 +162,8 @@ func newHarness(t *testing.T, o options) *harness {
 	if testing.Short() {
 		t.Skip("end-to-end: needs the Temporal dev server")
 	}
-	h := &harness{t: t, integration: "e2e-" + randomHex(4), token: "pat-e2e-" + randomHex(8), objects: o.objects, shared: o.sharedQueues}
+	h := &harness{t: t, integration: "e2e-" + randomHex(4), token: "pat-e2e-" + randomHex(8), objects: o.objects, shared: o.sharedQueues,
+		provider: cmp.Or(o.provider, crmsim.ProviderHubSpot)}
 	h.queue = "crmsync-" + h.integration
 	if len(h.objects) == 0 {
 		h.objects = crm.Objects
@@ -206,16 +214,28 @@ func newHarness(t *testing.T, o options) *harness {
 		objs += string(obj)
 	}
 	h.cfgPath = filepath.Join(t.TempDir(), "crmsync.yaml")
+	auth := "credential_env: E2E_TOKEN"
+	quota := fmt.Sprintf("{requests_per_10s: %d, daily: %d, search_per_second: %d}", o.requestsPer10s, max(o.sim.DailyLimit, crmsim.DefaultDailyLimit), o.searchPerSec)
+	switch h.provider {
+	case crmsim.ProviderSalesforce:
+		auth = fmt.Sprintf("oauth: {token_url: %s/services/oauth2/token, client_id_env: E2E_CLIENT_ID, client_secret_env: E2E_CLIENT_SECRET, refresh_token_env: E2E_TOKEN}", h.simURL)
+		quota = "{}"
+	case crmsim.ProviderZoho:
+		auth = fmt.Sprintf("oauth: {token_url: %s/oauth/v2/token, client_id_env: E2E_CLIENT_ID, client_secret_env: E2E_CLIENT_SECRET, refresh_token_env: E2E_TOKEN}", h.simURL)
+		quota = "{}"
+	case crmsim.ProviderPipedrive:
+		quota = "{}"
+	}
 	doc := fmt.Sprintf(`integrations:
   - id: %s
-    provider: hubspot
+    provider: %s
     base_url: %s
-    credential_env: E2E_TOKEN
+    %s
     objects: [%s]
-    quota: {requests_per_10s: %d, daily: %d, search_per_second: %d}
+    quota: %s
     delta: {interval: %s, lag: %s, deletes_every: 0s}
     backfill: {lanes: %d}
-`, h.integration, h.simURL, objs, o.requestsPer10s, max(o.sim.DailyLimit, crmsim.DefaultDailyLimit), o.searchPerSec, o.deltaInterval, o.deltaLag, o.lanes)
+`, h.integration, h.provider, h.simURL, auth, objs, quota, o.deltaInterval, o.deltaLag, o.lanes)
 	if o.webhooks {
 		doc += fmt.Sprintf("    webhooks: {portal_id: %d, secret_env: E2E_APP_SECRET, flush_after: 1s}\n", crmsim.DefaultPortalID)
 	}
@@ -233,7 +253,7 @@ func (h *harness) env() []string {
 		"CRMSYNC_CONFIG="+h.cfgPath, "DATABASE_URL="+h.dbURL, "E2E_TOKEN="+h.token,
 		"TEMPORAL_ADDRESS="+devServer.FrontendHostPort(), "TEMPORAL_NAMESPACE=default", "CRMSYNC_TASK_QUEUE="+h.queue,
 		"CRMSYNC_LOG_FORMAT=json", "CRMSYNC_TASK_QUEUES="+map[bool]string{false: "per-integration", true: "shared"}[h.shared],
-		"E2E_APP_SECRET="+h.webhookSecret)
+		"E2E_APP_SECRET="+h.webhookSecret, "E2E_CLIENT_ID=e2e-client", "E2E_CLIENT_SECRET=e2e-client-secret")
 }
 
 // activityIdentities are the workers that ran a workflow's activities (its latest run).
@@ -362,7 +382,7 @@ func (h *harness) requireGroundTruth(asOf time.Time) int {
 	h.t.Helper()
 	compared := 0
 	for _, obj := range h.objects {
-		diff, err := groundtruth.Compare(h.t.Context(), h.sim, h.store, h.integration, obj, asOf)
+		diff, err := groundtruth.CompareAs(h.t.Context(), h.sim, h.provider, h.store, h.integration, obj, asOf)
 		require.NoError(h.t, err)
 		h.t.Logf("%s: %s", obj, diff)
 		require.Zero(h.t, diff.Mismatches(), "%s: %s", obj, diff)
@@ -373,7 +393,7 @@ func (h *harness) requireGroundTruth(asOf time.Time) int {
 
 // liveCount is the number of live records of obj in the simulator.
 func (h *harness) liveCount(obj crm.Object) int {
-	recs, err := h.sim.Snapshot(string(obj))
+	recs, err := h.sim.SnapshotFor(h.provider, string(obj))
 	require.NoError(h.t, err)
 	n := 0
 	for _, r := range recs {

@@ -9,6 +9,9 @@ import (
 	"github.com/crmsync/crmsync/internal/config"
 	"github.com/crmsync/crmsync/internal/crm"
 	"github.com/crmsync/crmsync/internal/crm/hubspot"
+	"github.com/crmsync/crmsync/internal/crm/pipedrive"
+	"github.com/crmsync/crmsync/internal/crm/salesforce"
+	"github.com/crmsync/crmsync/internal/crm/zoho"
 	"github.com/crmsync/crmsync/internal/oauth"
 	"github.com/crmsync/crmsync/internal/ratelimit"
 )
@@ -63,6 +66,16 @@ func New(in config.Integration, tokens crm.TokenSource, hc *http.Client) (crm.Co
 			return nil, fmt.Errorf("integration %s: hubspot takes a private-app token (credential_env), not oauth", in.ID)
 		}
 		c, err = hubspot.New(hubspot.Options{BaseURL: in.BaseURL, Token: string(static), HTTPClient: hc, UserAgent: "crmsync"})
+	case "salesforce":
+		c, err = salesforce.New(salesforce.Options{BaseURL: in.BaseURL, Tokens: tokens, HTTPClient: hc, UserAgent: "crmsync", APIVersion: in.APIVersion})
+	case "pipedrive":
+		// An OAuth app's access token goes in the Authorization header; an API token in
+		// x-api-token. The daily budget is in tokens, which no header states in full.
+		_, static := tokens.(crm.StaticToken)
+		c, err = pipedrive.New(pipedrive.Options{BaseURL: in.BaseURL, Tokens: tokens, OAuth: !static, DailyTokens: in.Quota.Daily,
+			HTTPClient: hc, UserAgent: "crmsync"})
+	case "zoho":
+		c, err = zoho.New(zoho.Options{BaseURL: in.BaseURL, Tokens: tokens, HTTPClient: hc, UserAgent: "crmsync"})
 	default:
 		return nil, fmt.Errorf("integration %s: provider %q is not supported", in.ID, in.Provider)
 	}

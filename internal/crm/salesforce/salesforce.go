@@ -43,7 +43,7 @@ type Options struct {
 	// BaseURL is the org's instance URL (the token response's instance_url), e.g.
 	// https://mydomain.my.salesforce.com; required, since every org has its own.
 	BaseURL string
-	// Tokens supplies the access token sent as a Bearer token (a RefreshTokenSource, or a
+	// Tokens supplies the access token sent as a Bearer token (an oauth.Refresher, or a
 	// crm.StaticToken for a session id that is refreshed elsewhere).
 	Tokens crm.TokenSource
 	// HTTPClient defaults to a client with a two-minute timeout: a SOQL page of 2,000 wide

@@ -14,6 +14,7 @@ import (
 	"github.com/crmsync/crmsync/internal/crm"
 	"github.com/crmsync/crmsync/internal/crm/salesforce"
 	"github.com/crmsync/crmsync/internal/crmsim"
+	"github.com/crmsync/crmsync/internal/oauth"
 )
 
 const simToken = "00Dsim!static-session-token"
@@ -408,14 +409,14 @@ func TestSalesforceConcurrentLimitIsNotTheDailyOne(t *testing.T) {
 func TestSalesforceExpiredAccessTokenIsRefreshedOnce(t *testing.T) {
 	t.Parallel()
 	e, _ := setup(t, crmsim.Options{Seed: 1, Contacts: 5, AccessTokenTTL: time.Hour}, salesforce.Options{})
-	src, err := salesforce.NewRefreshTokenSource(salesforce.RefreshTokenOptions{
+	src, err := oauth.NewRefresher(oauth.Config{
 		TokenURL: e.srv.URL + "/services/oauth2/token", ClientID: "3MVG9sim", ClientSecret: "client-secret-xyz", RefreshToken: simToken})
 	require.NoError(t, err)
 	c, err := salesforce.New(salesforce.Options{BaseURL: e.srv.URL, Tokens: src})
 	require.NoError(t, err)
 	_, _, err = c.Properties(t.Context(), crm.Contacts)
 	require.NoError(t, err)
-	require.Equal(t, e.srv.URL, src.InstanceURL())
+	require.Equal(t, e.srv.URL, src.APIBaseURL())
 	require.Equal(t, 1, e.sim.RefreshGrants())
 
 	e.clock.Add(time.Hour)
@@ -447,8 +448,8 @@ func TestSalesforceExpiredAccessTokenIsRefreshedOnce(t *testing.T) {
 	require.ErrorAs(t, err, &ae)
 	require.Equal(t, crm.KindUnauthorized, ae.Kind)
 
-	bad, err := salesforce.NewRefreshTokenSource(salesforce.RefreshTokenOptions{
-		TokenURL: e.srv.URL + "/services/oauth2/token", ClientID: "3MVG9sim", RefreshToken: "revoked-refresh-token"})
+	bad, err := oauth.NewRefresher(oauth.Config{
+		TokenURL: e.srv.URL + "/services/oauth2/token", ClientID: "3MVG9sim", ClientSecret: "client-secret-xyz", RefreshToken: "revoked-refresh-token"})
 	require.NoError(t, err)
 	_, err = bad.Token(t.Context())
 	require.ErrorAs(t, err, &ae)

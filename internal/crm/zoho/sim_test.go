@@ -317,7 +317,7 @@ func TestZohoBatchRead(t *testing.T) {
 
 func TestZohoReferenceData(t *testing.T) {
 	t.Parallel()
-	_, c, _ := setup(t, crmsim.Options{Seed: 3, Contacts: 5, Companies: 5, Deals: 5, Owners: 230})
+	sim, c, base := setup(t, crmsim.Options{Seed: 3, Contacts: 5, Companies: 5, Deals: 5, Owners: 230})
 	owners, after, pages := map[string]bool{}, "", 0
 	for {
 		page, err := c.Owners(t.Context(), after)
@@ -350,10 +350,17 @@ func TestZohoReferenceData(t *testing.T) {
 	require.Contains(t, propertyNames(t, c, crm.Companies), "Account_Name")
 	require.Contains(t, propertyNames(t, c, crm.Deals), "Stage")
 
-	noLayout, err := zoho.New(zoho.Options{Tokens: crm.StaticToken("x")})
+	// Without a configured layout, the first Pipelines call looks it up, and later ones
+	// do not.
+	noLayout, err := zoho.New(zoho.Options{BaseURL: base, Tokens: crm.StaticToken("tok")})
 	require.NoError(t, err)
-	_, _, err = noLayout.Pipelines(t.Context(), crm.Deals)
-	require.ErrorContains(t, err, "DealsLayoutID")
+	before := sim.Stats().Calls("zoho layouts")
+	for range 2 {
+		found, _, err := noLayout.Pipelines(t.Context(), crm.Deals)
+		require.NoError(t, err)
+		require.Equal(t, pipes, found)
+	}
+	require.Equal(t, 1, sim.Stats().Calls("zoho layouts")-before, "the layout is looked up once")
 }
 
 func TestZohoTooManyFieldsIsRefusedBeforeAnyCall(t *testing.T) {

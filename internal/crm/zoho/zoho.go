@@ -63,12 +63,14 @@ type Options struct {
 
 // Client is a Zoho CRM account reached through its API. It is safe for concurrent use.
 type Client struct {
-	baseURL    string
-	tokens     crm.TokenSource
-	http       *http.Client
-	userAgent  string
-	layoutID   string
-	tokenReset atomic.Int64 // unix nanoseconds of the last X-ACCESSTOKEN-RESET; 0 when none
+	baseURL   string
+	tokens    crm.TokenSource
+	http      *http.Client
+	userAgent string
+	layoutID  string
+	// foundLayout is the Deals layout looked up when Options.DealsLayoutID is empty.
+	foundLayout atomic.Value
+	tokenReset  atomic.Int64 // unix nanoseconds of the last X-ACCESSTOKEN-RESET; 0 when none
 }
 
 var _ crm.Connector = (*Client)(nil)
@@ -494,6 +496,30 @@ type Layout struct {
 	Status string `json:"status"`
 }
 
+// dealsLayout is the Deals layout whose pipelines Pipelines reads: Options.DealsLayoutID,
+// else the first active layout, looked up once per client. That first Pipelines call makes
+// two requests, an exception to the one-request rule that a layout id in the config avoids.
+func (c *Client) dealsLayout(ctx context.Context) (string, crm.RateLimit, error) {
+	if id := c.layoutID; id != "" {
+		return id, crm.RateLimit{}, nil
+	}
+	if id, ok := c.foundLayout.Load().(string); ok && id != "" {
+		return id, crm.RateLimit{}, nil
+	}
+	layouts, rl, err := c.Layouts(ctx, crm.Deals)
+	if err != nil {
+		return "", rl, err
+	}
+	for _, l := range layouts {
+		if l.ID != "" && (l.Status == "" || strings.EqualFold(l.Status, "active")) {
+			c.foundLayout.Store(l.ID)
+			return l.ID, rl, nil
+		}
+	}
+	return "", rl, &crm.APIError{Kind: crm.KindInvalid, Endpoint: "GET /crm/v8/settings/layouts", Category: "NO_LAYOUT",
+		Message: "Zoho has no active Deals layout, whose pipelines are read"}
+}
+
 // Layouts reads GET /crm/v8/settings/layouts?module=...: the Deals layouts are where
 // Options.DealsLayoutID comes from.
 func (c *Client) Layouts(ctx context.Context, obj crm.Object) ([]Layout, crm.RateLimit, error) {
@@ -534,9 +560,9 @@ func (c *Client) Pipelines(ctx context.Context, obj crm.Object) ([]crm.Pipeline,
 	if obj != crm.Deals {
 		return nil, crm.RateLimit{}, fmt.Errorf("zoho: %s have no pipelines", obj)
 	}
-	if c.layoutID == "" {
-		return nil, crm.RateLimit{}, &crm.APIError{Kind: crm.KindInvalid, Endpoint: endpoint, Category: "NO_LAYOUT",
-			Message: "Zoho's pipeline API needs a Deals layout id: set Options.DealsLayoutID (Layouts lists them)"}
+	layoutID, rl, err := c.dealsLayout(ctx)
+	if err != nil {
+		return nil, rl, err
 	}
 	var resp struct {
 		Pipeline []struct {
@@ -550,7 +576,7 @@ func (c *Client) Pipelines(ctx context.Context, obj crm.Object) ([]crm.Pipeline,
 			} `json:"maps"`
 		} `json:"pipeline"`
 	}
-	status, rl, err := c.do(ctx, endpoint, "/crm/v8/settings/pipeline", url.Values{"layout_id": {c.layoutID}}, nil, &resp)
+	status, rl, err := c.do(ctx, endpoint, "/crm/v8/settings/pipeline", url.Values{"layout_id": {layoutID}}, nil, &resp)
 	if err != nil || status != http.StatusOK {
 		return nil, rl, err
 	}
