@@ -48,6 +48,9 @@ type BeginBackfillResult struct {
 	Seekable bool `json:"seekable"`
 	// Queues says where the sync's CRM calls run.
 	Queues Queues `json:"queues"`
+	// Bulkable reports that a new backfill may read the object with the CRM's bulk export
+	// (BulkPlan decides, from the record count).
+	Bulkable bool `json:"bulkable,omitempty"`
 }
 
 // BeginBackfill prepares the backfill (PostgreSQL only; runs as a local activity). It also
@@ -64,6 +67,9 @@ func (a *Activities) BeginBackfill(ctx context.Context, in BeginBackfillInput) (
 	}
 	_, seekable := integ.Connector.(crm.Seeker)
 	res := BeginBackfillResult{Resumed: start.Resumed, Lanes: integ.Config.LanesFor(), Seekable: seekable, Queues: a.queues(integ)}
+	if _, ok := integ.Connector.(crm.BulkReader); ok && integ.Config.Backfill.BulkAbove > 0 && !start.Resumed {
+		res.Bulkable = true
+	}
 	pages := int64(0)
 	for _, p := range start.Partitions {
 		res.Partitions = append(res.Partitions, Partition{Lo: p.Lo, Hi: p.Hi, Position: p.Position, Done: p.Done})

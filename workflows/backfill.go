@@ -44,6 +44,8 @@ type BackfillState struct {
 	// MaxID is the largest id when the ranges were planned: it bounds the open-ended last
 	// range for splitting.
 	MaxID string `json:"max_id,omitempty"`
+	// Bulk is the object's bulk export, when the backfill reads it that way.
+	Bulk *BulkState `json:"bulk,omitempty"`
 	// ArchivedAfter is the next archived page's token.
 	ArchivedAfter string   `json:"archived_after"`
 	Progress      Progress `json:"progress"`
@@ -55,6 +57,24 @@ type BackfillState struct {
 	// fastStart: this run starts its lanes as early as it safely can (versionFastStart).
 	fastStart bool
 }
+
+// BulkState is a backfill's bulk export job and how far its results have been read.
+type BulkState struct {
+	JobID   string `json:"job_id,omitempty"`
+	Ready   bool   `json:"ready,omitempty"`
+	Locator string `json:"locator,omitempty"`
+	Pages   int64  `json:"pages,omitempty"`
+}
+
+// versionBulkExport marks backfills that may read their object with the CRM's bulk export
+// (Salesforce Bulk API 2.0) above backfill.bulk_above records.
+const versionBulkExport = "bulk-export"
+
+// Polling a bulk export job: the first wait, doubled up to the last.
+const (
+	bulkPollFirst = 2 * time.Second
+	bulkPollMax   = 30 * time.Second
+)
 
 // Range is one id range of the listing, [Lo, Hi) ("" = the start or the end), read by one
 // chain of pages at a time.
@@ -169,11 +189,38 @@ func Backfill(ctx workflow.Context, in BackfillInput) (BackfillResult, error) {
 		// A resumed backfill that had been split needs no new plan, nor does one that cannot seek.
 		st.Planned = len(st.Ranges) > 1 || !st.Seekable || st.Lanes == 1
 		st.Phase = phaseListing
+		if begin.Bulkable && workflow.GetVersion(ctx, versionBulkExport, workflow.DefaultVersion, 1) == 1 {
+			st.Phase = phaseBulkPlan
+		}
 		if begin.Resumed {
 			workflow.GetLogger(ctx).Info("resuming backfill", "ranges", len(st.Ranges))
 		}
 	}
-	if st.Phase == phaseListing {
+	if st.Phase == phaseBulkPlan {
+		if err := refreshProperties(ctx, ref, st.Queues, p); err != nil {
+			return BackfillResult{}, err
+		}
+		var plan activities.BulkPlanResult
+		api := apiContext(ctx, apiQueue(ctx, in.Integration, st.Queues), st.Queues)
+		if err := callCRM(ctx, api, p, a.BulkPlan, ref, &plan); err != nil {
+			return BackfillResult{}, err
+		}
+		st.Phase = phaseListing
+		if plan.Bulk {
+			st.Phase, st.Bulk = phaseBulk, &BulkState{}
+			workflow.GetLogger(ctx).Info("reading the object with a bulk export", "records", plan.Records)
+		}
+	}
+	if st.Phase == phaseBulk {
+		full, err := readBulk(ctx, ref, st)
+		if err != nil {
+			return BackfillResult{}, err
+		}
+		if full {
+			return BackfillResult{}, continueBackfill(ctx, in, st)
+		}
+		st.Phase, p.Phase = phaseArchived, phaseArchived
+	} else if st.Phase == phaseListing {
 		// readRanges refreshes the property list itself, beside its planning.
 		full, err := readRanges(ctx, ref, st)
 		if err != nil {
@@ -205,6 +252,51 @@ func Backfill(ctx workflow.Context, in BackfillInput) (BackfillResult, error) {
 	}
 	p.Phase = phaseDone
 	return BackfillResult{Progress: st.progress(), FinishedAt: workflow.Now(ctx)}, nil
+}
+
+// readBulk runs the backfill's bulk export: starts the job, polls it on a durable timer
+// until it is done (a wait costs no calls), then reads its results page by page, each
+// page streamed into PostgreSQL by one activity. It returns full = true when this run's
+// history is full and the state holds where to go on.
+func readBulk(ctx workflow.Context, ref activities.StreamRef, st *BackfillState) (full bool, err error) {
+	p := &st.Progress
+	p.Phase = phaseBulk
+	api := apiContext(ctx, apiQueue(ctx, ref.Integration, st.Queues), st.Queues)
+	b := st.Bulk
+	if b.JobID == "" {
+		if err := refreshProperties(ctx, ref, st.Queues, p); err != nil {
+			return false, err
+		}
+		if err := callCRM(ctx, api, p, a.BulkStart, ref, &b.JobID); err != nil {
+			return false, err
+		}
+	}
+	for wait := bulkPollFirst; !b.Ready; wait = min(2*wait, bulkPollMax) {
+		if err := callCRM(ctx, api, p, a.BulkPoll, activities.BulkJobInput{StreamRef: ref, JobID: b.JobID}, &b.Ready); err != nil {
+			return false, err
+		}
+		if !b.Ready {
+			if err := workflow.Sleep(ctx, wait); err != nil {
+				return false, err
+			}
+		}
+	}
+	for pages := 0; ; pages++ {
+		if runIsFull(ctx, pages) {
+			return true, nil
+		}
+		var r activities.BulkResultsResult
+		in := activities.BulkResultsInput{StreamRef: ref, JobID: b.JobID, Locator: b.Locator}
+		if err := callCRM(ctx, api, p, a.BulkResults, in, &r); err != nil {
+			return false, err
+		}
+		p.page(ctx, r.PageResult)
+		b.Pages++
+		if r.Next == "" {
+			return false, nil
+		}
+		b.Locator = r.Next
+	}
 }
 
 // progress is the backfill's Progress with its ranges counted.

@@ -118,6 +118,8 @@ const (
 	phaseStarting   = "starting"
 	phaseProperties = "properties"
 	phaseListing    = "listing"
+	phaseBulkPlan   = "bulk-plan"
+	phaseBulk       = "bulk"
 	phaseChanges    = "changes"
 	phaseArchived   = "archived"
 	phaseDone       = "done"

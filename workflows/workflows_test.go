@@ -85,6 +85,37 @@ func TestBackfillListsLiveThenArchivedRecords(t *testing.T) {
 	require.Equal(t, 1, p.RangesDone)
 }
 
+func TestBackfillOfALargeObjectReadsABulkExport(t *testing.T) {
+	t.Parallel()
+	env := setup(t)
+	begin := oneRange(4)
+	begin.Bulkable = true
+	env.OnActivity(a.BeginBackfill, mock.Anything, activities.BeginBackfillInput{StreamRef: ref}).Return(begin, nil).Once()
+	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil)
+	env.OnActivity(a.BulkPlan, mock.Anything, ref).Return(activities.BulkPlanResult{Bulk: true, Records: 120_000}, nil).Once()
+	env.OnActivity(a.BulkStart, mock.Anything, ref).Return("750job", nil).Once()
+	job := activities.BulkJobInput{StreamRef: ref, JobID: "750job"}
+	env.OnActivity(a.BulkPoll, mock.Anything, job).Return(false, nil).Twice()
+	env.OnActivity(a.BulkPoll, mock.Anything, job).Return(true, nil).Once()
+	env.OnActivity(a.BulkResults, mock.Anything, activities.BulkResultsInput{StreamRef: ref, JobID: "750job"}).
+		Return(activities.BulkResultsResult{PageResult: page(100_000, 100_000), Next: "L2"}, nil).Once()
+	env.OnActivity(a.BulkResults, mock.Anything, activities.BulkResultsInput{StreamRef: ref, JobID: "750job", Locator: "L2"}).
+		Return(activities.BulkResultsResult{PageResult: page(20_000, 20_000)}, nil).Once()
+	env.OnActivity(a.ArchivedPage, mock.Anything, activities.ArchivedPageInput{StreamRef: ref}).
+		Return(activities.ArchivedPageResult{PageResult: page(7, 7)}, nil).Once()
+	env.OnActivity(a.FinishBackfill, mock.Anything, ref).Return(nil).Once()
+	var slept time.Duration
+	env.SetOnTimerScheduledListener(func(_ string, d time.Duration) { slept += d })
+
+	env.ExecuteWorkflow(Backfill, BackfillInput{Integration: "acme", Object: crm.Contacts})
+	require.NoError(t, env.GetWorkflowError())
+	var res BackfillResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, int64(120_007), res.Fetched)
+	require.Equal(t, bulkPollFirst+2*bulkPollFirst, slept, "the job is polled on a durable timer that backs off")
+	env.AssertNotCalled(t, "BackfillPage", mock.Anything, mock.Anything)
+}
+
 func TestBackfillResumesFromTheStoredPosition(t *testing.T) {
 	t.Parallel()
 	env := setup(t)

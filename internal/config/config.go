@@ -222,7 +222,14 @@ type Backfill struct {
 	// waits a full round trip per page and cannot fill the quota of a CRM that is not on the
 	// same machine; 0 picks enough lanes for the quota.
 	Lanes int `yaml:"lanes"`
+	// BulkAbove is the record count from which a backfill reads the object with the CRM's
+	// bulk export (Salesforce Bulk API 2.0: a handful of calls for any size, instead of one
+	// per 2,000 records); default 50,000, -1 never.
+	BulkAbove int `yaml:"bulk_above"`
 }
+
+// DefaultBulkAbove is backfill.bulk_above's default.
+const DefaultBulkAbove = 50_000
 
 // LanesFor is the number of lanes a backfill of one object uses: the configured number, or
 // one per four calls of the window's allowance (up to 64), shared by the integration's
@@ -401,6 +408,9 @@ func (c *Config) applyDefaults() {
 		if in.Delta.Interval == 0 {
 			in.Delta.Interval = DefaultDeltaInterval
 		}
+		if in.Backfill.BulkAbove == 0 {
+			in.Backfill.BulkAbove = DefaultBulkAbove
+		}
 		if in.Delta.Lag == 0 {
 			in.Delta.Lag = DefaultDeltaLag
 		}
@@ -531,6 +541,9 @@ func (c *Config) Validate() error {
 		}
 		if in.Delta.DeletesEvery != nil && *in.Delta.DeletesEvery < 0 {
 			bad(p+".delta.deletes_every", "must not be negative")
+		}
+		if in.Backfill.BulkAbove < -1 {
+			bad(p+".backfill.bulk_above", "must be a record count, or -1 for never, got %d", in.Backfill.BulkAbove)
 		}
 		if in.Backfill.Lanes < 0 || in.Backfill.Lanes > 64 {
 			bad(p+".backfill.lanes", "must be between 1 and 64 (or left out for automatic), got %d", in.Backfill.Lanes)

@@ -258,6 +258,27 @@ type ChangesBySearch interface {
 	ChangesBySearch() bool
 }
 
+// BulkReader is a Connector that can read a whole object as one bulk export job
+// (Salesforce Bulk API 2.0 query), which costs a handful of calls however many records it
+// returns. A backfill counts the object, and above a configured size starts a job, polls
+// it until done (on a durable timer, not in a loop of calls), then reads its results page
+// by page. Every method makes exactly one HTTP request; job ids and locators are small
+// strings a workflow can keep; a results page may be read again with its locator.
+type BulkReader interface {
+	// Count reads how many live records obj has.
+	Count(ctx context.Context, obj Object) (int, RateLimit, error)
+	// StartQuery creates a job exporting props of every live record of obj.
+	StartQuery(ctx context.Context, obj Object, props []string) (jobID string, rl RateLimit, err error)
+	// JobDone reports whether the job has completed; a job that failed or was aborted is
+	// a *APIError of kind KindInvalid.
+	JobDone(ctx context.Context, jobID string) (done bool, rl RateLimit, err error)
+	// Results streams one page of the job's results (from locator, "" for the first) to
+	// each, one record at a time, without holding the page in memory, and returns the
+	// next page's locator ("" after the last). fields are the object's field definitions,
+	// which say how to type the export's text cells.
+	Results(ctx context.Context, jobID, locator string, maxRecords int, fields []Property, each func(Record) error) (next string, rl RateLimit, err error)
+}
+
 // Seeker is a Connector whose full listing can start at a given record id, which lets a
 // backfill read disjoint id ranges in parallel. CRMs document their page tokens as opaque,
 // so a Seeker only seeks with a token format it has recognised on real pages (SeekCodec),

@@ -60,6 +60,9 @@ func (s *Sim) sfServeQuery(c *sfCall, all bool) reply {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if parsed.count {
+		return jsonReply(http.StatusOK, map[string]any{"totalSize": len(parsed.run(s.sfRows(parsed.obj, all))), "done": true, "records": []any{}})
+	}
 	cur := &sfCursor{obj: parsed.obj, fields: parsed.fields, rows: parsed.run(s.sfRows(parsed.obj, all)),
 		batch: sfBatchSize(c.r), used: c.now}
 	locator := ""

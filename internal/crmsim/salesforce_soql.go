@@ -129,6 +129,8 @@ type soqlQuery struct {
 	where  soqlCond
 	order  []soqlOrder
 	limit  int // -1: none
+	// count: SELECT COUNT() FROM X, answered with totalSize and no records.
+	count bool
 }
 
 type soqlOrder struct {
@@ -275,7 +277,15 @@ func parseSOQL(sc *sfSchema, q string) (*soqlQuery, *soqlError) {
 		return nil, unexpected(p.peek())
 	}
 	var names []string
-	for {
+	count := false
+	if t := p.peek(); t.kind == tokIdent && strings.EqualFold(t.text, "COUNT") {
+		p.next()
+		if p.next().kind != tokLParen || p.next().kind != tokRParen {
+			return nil, &soqlError{code: "MALFORMED_QUERY", msg: "only COUNT() is supported"}
+		}
+		count = true
+	}
+	for !count {
 		t := p.next()
 		if t.kind != tokIdent {
 			return nil, unexpected(t)
@@ -298,7 +308,7 @@ func parseSOQL(sc *sfSchema, q string) (*soqlQuery, *soqlError) {
 		return nil, &soqlError{code: "INVALID_TYPE", msg: fmt.Sprintf("sObject type '%s' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.", ot.text)}
 	}
 	p.obj = obj
-	query := &soqlQuery{obj: obj, limit: -1}
+	query := &soqlQuery{obj: obj, limit: -1, count: count}
 	for _, n := range names {
 		i, err := p.field(n)
 		if err != nil {

@@ -150,6 +150,8 @@ type options struct {
 	deltaInterval  time.Duration
 	// lanes is backfill.lanes (0: automatic).
 	lanes int
+	// bulkAbove is backfill.bulk_above (0: the default).
+	bulkAbove int
 	// sharedQueues runs the workers with CRMSYNC_TASK_QUEUES=shared.
 	sharedQueues bool
 	// webhooks makes the simulator push its changes to a receiver (startReceiver) on
@@ -234,8 +236,8 @@ func newHarness(t *testing.T, o options) *harness {
     objects: [%s]
     quota: %s
     delta: {interval: %s, lag: %s, deletes_every: 0s}
-    backfill: {lanes: %d}
-`, h.integration, h.provider, h.simURL, auth, objs, quota, o.deltaInterval, o.deltaLag, o.lanes)
+    backfill: {lanes: %d, bulk_above: %d}
+`, h.integration, h.provider, h.simURL, auth, objs, quota, o.deltaInterval, o.deltaLag, o.lanes, o.bulkAbove)
 	if o.webhooks {
 		doc += fmt.Sprintf("    webhooks: {portal_id: %d, secret_env: E2E_APP_SECRET, flush_after: 1s}\n", crmsim.DefaultPortalID)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/crmsync/crmsync/internal/crm"
 	"github.com/crmsync/crmsync/internal/crmsim"
+	"github.com/crmsync/crmsync/workflows"
 )
 
 // providerCase is one CRM other than HubSpot, run through the same end-to-end checks.
@@ -172,4 +173,36 @@ func TestEveryProviderResumesABackfillAfterTheWorkerIsKilled(t *testing.T) {
 			require.Zero(t, h.sim.Stats().RateLimited)
 		})
 	}
+}
+
+// A Salesforce object above backfill.bulk_above is read with a Bulk API 2.0 query job (a
+// count, a job, polls on a durable timer, a call per 10,000 results, streamed into
+// PostgreSQL); a smaller one with the REST query. Both end equal to the CRM.
+func TestSalesforceBackfillAboveTheThresholdUsesABulkExport(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{
+		provider:  crmsim.ProviderSalesforce,
+		sim:       crmsim.Options{Seed: 71, Contacts: 23_000, Companies: 900, Deals: 10},
+		objects:   []crm.Object{crm.Contacts, crm.Companies},
+		bulkAbove: 5000,
+	})
+	_, err := h.sim.Mutate(crmsim.MutationSpec{Object: "contacts", Archives: 12})
+	require.NoError(t, err)
+	h.startWorker()
+	began := time.Now()
+	res := h.wait(3*time.Minute, h.start("backfill")...)
+	st := h.sim.Stats()
+	for _, k := range []string{"salesforce query Contact", "salesforce query Account", "salesforce query_more", "salesforce bulk_create", "salesforce bulk_status", "salesforce bulk_results"} {
+		t.Logf("%s: %d", k, st.Calls(k))
+	}
+	require.Equal(t, 1, st.Calls("salesforce bulk_create"), "one export job, for contacts")
+	require.Equal(t, 3, st.Calls("salesforce bulk_results"), "23,000 contacts in pages of 10,000")
+	require.Equal(t, 1, st.Calls("salesforce query Contact"), "contacts are counted, not queried")
+	require.Equal(t, 2, st.Calls("salesforce query Account"), "companies: counted, then one query page")
+	h.requireGroundTruth(time.Time{})
+	require.Zero(t, st.RateLimited)
+	require.Zero(t, st.Early)
+	t.Logf("bulk backfill of %d contacts (%d deleted seen) in %s: %d calls in all", h.liveCount(crm.Contacts), res[0].Deleted,
+		time.Since(began).Round(time.Millisecond), st.Total)
+	h.recordHistories(map[string]string{"backfill-bulk-salesforce-contacts.json": workflows.BackfillID(h.integration, crm.Contacts)})
 }

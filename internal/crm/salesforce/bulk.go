@@ -17,27 +17,6 @@ import (
 	"github.com/crmsync/crmsync/internal/crm"
 )
 
-// BulkQuerier reads a whole object through Bulk API 2.0 query jobs, which cost a handful
-// of API calls however many records they return (a REST listing costs one per 2,000).
-// A backfill starts a job, polls it until done, then reads its results page by page.
-// Every method makes exactly one HTTP request. Job ids and locators are small strings a
-// workflow can keep across retries; a results page may be read again with its locator.
-type BulkQuerier interface {
-	// StartQuery creates a query job selecting props (plus Id, CreatedDate and
-	// SystemModstamp) of every live record of obj.
-	StartQuery(ctx context.Context, obj crm.Object, props []string) (jobID string, rl crm.RateLimit, err error)
-	// JobDone reports whether the job has completed. A job that failed or was aborted is a
-	// *crm.APIError of kind crm.KindInvalid: it never completes, so start another.
-	JobDone(ctx context.Context, jobID string) (done bool, rl crm.RateLimit, err error)
-	// Results streams one page of the job's results (from locator, "" for the first) to
-	// each, one record at a time, never holding the page in memory, and returns the next
-	// page's locator ("" after the last). fields are the object's field definitions (from
-	// Properties): the CSV holds only text, and a field's type says whether a cell is a
-	// number, a boolean or a dateTime, so the record's Properties come out exactly as the
-	// REST API's JSON would have them. An error from each stops the page and is returned.
-	Results(ctx context.Context, jobID, locator string, maxRecords int, fields []crm.Property, each func(crm.Record) error) (next string, rl crm.RateLimit, err error)
-}
-
 // jobIDPattern is what a job id may look like in a path.
 var jobIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{15,18}$`)
 

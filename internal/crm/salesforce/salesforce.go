@@ -72,7 +72,7 @@ type Client struct {
 var (
 	_ crm.Connector   = (*Client)(nil)
 	_ crm.UsageReader = (*Client)(nil)
-	_ BulkQuerier     = (*Client)(nil)
+	_ crm.BulkReader  = (*Client)(nil)
 )
 
 var versionPattern = regexp.MustCompile(`^v[0-9]{2}\.[0-9]$`)
@@ -247,6 +247,20 @@ func (c *Client) query(ctx context.Context, all bool, soql, token string) (query
 		}
 	}
 	return res, rq.endpoint, rl, nil
+}
+
+// Count reads the number of live records of obj: SELECT COUNT() FROM X, whose answer is
+// totalSize alone.
+func (c *Client) Count(ctx context.Context, obj crm.Object) (int, crm.RateLimit, error) {
+	so, err := SObject(obj)
+	if err != nil {
+		return 0, crm.RateLimit{}, err
+	}
+	res, _, rl, err := c.query(ctx, false, "SELECT COUNT() FROM "+so, "")
+	if err != nil {
+		return 0, rl, err
+	}
+	return res.TotalSize, rl, nil
 }
 
 // List reads one page of every live record ordered by Id (SOQL query), or of every

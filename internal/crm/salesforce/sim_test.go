@@ -287,6 +287,20 @@ func TestSalesforceChangesLoseNothingWhileRecordsChangeMidScan(t *testing.T) {
 	}
 }
 
+func TestSalesforceCountIsTheLiveRecords(t *testing.T) {
+	t.Parallel()
+	e, c := setup(t, crmsim.Options{Seed: 3, Contacts: 50, Companies: 5, Deals: 30}, salesforce.Options{})
+	_, err := e.sim.Mutate(crmsim.MutationSpec{Object: crmsim.Deals, Archives: 4})
+	require.NoError(t, err)
+	n, rl, err := c.Count(t.Context(), crm.Deals)
+	require.NoError(t, err)
+	require.Equal(t, 26, n)
+	require.True(t, rl.DailyKnown)
+	n, _, err = c.Count(t.Context(), crm.Contacts)
+	require.NoError(t, err)
+	require.Equal(t, 50, n)
+}
+
 func TestSalesforceBatchRead(t *testing.T) {
 	t.Parallel()
 	e, c := setup(t, crmsim.Options{Seed: 3, Contacts: 50, Companies: 5, Deals: 30}, salesforce.Options{})
