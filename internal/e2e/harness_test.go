@@ -152,6 +152,8 @@ type options struct {
 	lanes int
 	// bulkAbove is backfill.bulk_above (0: the default).
 	bulkAbove int
+	// concurrency is quota.concurrency for a CRM without a short window (0: its default).
+	concurrency int
 	// sharedQueues runs the workers with CRMSYNC_TASK_QUEUES=shared.
 	sharedQueues bool
 	// webhooks makes the simulator push its changes to a receiver (startReceiver) on
@@ -224,7 +226,7 @@ func newHarness(t *testing.T, o options) *harness {
 		quota = "{}"
 	case crmsim.ProviderZoho:
 		auth = fmt.Sprintf("oauth: {token_url: %s/oauth/v2/token, client_id_env: E2E_CLIENT_ID, client_secret_env: E2E_CLIENT_SECRET, refresh_token_env: E2E_TOKEN}", h.simURL)
-		quota = "{}"
+		quota = fmt.Sprintf("{concurrency: %d}", o.concurrency)
 	case crmsim.ProviderPipedrive:
 		quota = "{}"
 	}
