@@ -25,10 +25,13 @@ build: ## build the worker and the starter CLI into bin/
 	$(GO) build -o $(BIN)/worker ./worker
 	$(GO) build -o $(BIN)/starter ./starter
 
-demo: build $(TEMPORAL) ## run the demo: Temporal dev server + Web UI, simulator, worker, schedules (Ctrl-C stops all)
-	$(BIN)/starter demo $(DEMO_ARGS)
+# The CRM the demo syncs from: hubspot, salesforce, pipedrive or zoho (all simulated).
+PROVIDER ?= hubspot
 
-bench: build $(TEMPORAL) ## run the benchmarks (BENCH_ARGS="--quick --scenarios a,d"); results in .bench/
+demo: build $(TEMPORAL) ## run the demo (PROVIDER=hubspot|salesforce|pipedrive|zoho): Temporal dev server + Web UI, simulator, worker, schedules (Ctrl-C stops all)
+	$(BIN)/starter demo --provider $(PROVIDER) $(DEMO_ARGS)
+
+bench: build $(TEMPORAL) ## run the benchmarks (BENCH_ARGS="--quick --scenarios a,p"; p: every provider's backfill); results in .bench/
 	$(GO) run ./internal/bench $(BENCH_ARGS)
 
 test: $(TEMPORAL) ## run the whole suite (real PostgreSQL, real Temporal dev server, the simulator)

@@ -7,12 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +47,7 @@ const (
 )
 
 type demoFlags struct {
+	provider          string
 	dir               string
 	temporalPort      int
 	uiPort            int
@@ -63,6 +66,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(out)
 	var f demoFlags
+	fs.StringVar(&f.provider, "provider", crmsim.ProviderHubSpot, "the CRM to sync from, simulated: "+strings.Join(config.Providers, ", "))
 	fs.StringVar(&f.dir, "dir", ".demo", "working directory for logs, the config and Temporal's database")
 	fs.IntVar(&f.temporalPort, "temporal-port", 7233, "Temporal dev server port")
 	fs.IntVar(&f.uiPort, "ui-port", 8233, "Temporal Web UI port")
@@ -71,16 +75,22 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&f.schema, "schema", defaultDemoSchema, "PostgreSQL schema the demo resets and syncs into")
 	fs.DurationVar(&f.deltaInterval, "delta-interval", time.Minute, "how often the delta Schedules fire (webhooks bring changes sooner; the deltas reconcile)")
 	fs.DurationVar(&f.deltaLag, "delta-lag", 10*time.Second, "how far back each delta re-reads")
-	fs.IntVar(&f.quota10s, "quota", 100, "the simulated CRM's requests per 10 s (the demo's quota)")
+	fs.IntVar(&f.quota10s, "quota", 100, "HubSpot: the simulated CRM's requests per 10 s (the demo's quota; the other providers' limits have their own flags)")
 	fs.BoolVar(&f.exitAfterBackfill, "exit-after-backfill", false, "after the backfill and one delta, check the data and exit (non-zero on any mismatch or 429)")
-	fs.StringVar(&f.webhookAddr, "webhook-addr", "127.0.0.1:8088", "where the demo's webhook receiver listens (the simulator pushes its changes there); empty: no webhooks")
+	fs.StringVar(&f.webhookAddr, "webhook-addr", "127.0.0.1:8088", "HubSpot: where the demo's webhook receiver listens (the simulator pushes its changes there); empty: no webhooks")
 	f.sim.register(fs, 20000, 5000, 10000)
 	fs.Lookup("mutate-every").DefValue = "2s"
 	f.sim.mutateEvery = 2 * time.Second
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := checkDemoProvider(f.provider); err != nil {
+		return err
+	}
 	f.sim.limit10s = f.quota10s
+	if f.provider != crmsim.ProviderHubSpot {
+		f.webhookAddr = ""
+	}
 	d := &demo{flags: f, out: out, started: time.Now()}
 	defer d.shutdown()
 	return d.run(ctx)
@@ -99,6 +109,8 @@ type demo struct {
 	stops  []func()
 
 	hooks *webhook.Handler
+	// pageSize is the connector's list page, for the backfill's minimum calls.
+	pageSize int
 
 	mu          sync.Mutex
 	workerPID   int
@@ -169,9 +181,6 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.say("HubSpot simulator on http://%s: %d contacts, %d companies, %d deals; quota %d requests / 10 s",
-		srv.Addr, f.sim.contacts, f.sim.companies, f.sim.deals, f.quota10s)
-
 	cfgPath := filepath.Join(f.dir, "crmsync.yaml")
 	if err := writeDemoConfig(cfgPath, srv.Addr, f); err != nil {
 		return err
@@ -179,6 +188,14 @@ func (d *demo) run(ctx context.Context) error {
 	d.cfg, err = config.Load(cfgPath)
 	if err != nil {
 		return err
+	}
+	if d.pageSize, err = pageSize(d.cfg.Integrations[0]); err != nil {
+		return err
+	}
+	d.say("%s simulator on http://%s: %d contacts, %d companies, %d deals; quota %s",
+		f.provider, srv.Addr, f.sim.contacts, f.sim.companies, f.sim.deals, describeQuota(d.cfg.Integrations[0].Quota))
+	if f.provider != crmsim.ProviderHubSpot {
+		d.say(demoHubSpotOnly, f.provider)
 	}
 	log, err := logging.New("console", "warn")
 	if err != nil {
@@ -193,6 +210,7 @@ func (d *demo) run(ctx context.Context) error {
 	d.stops = append(d.stops, d.client.Close)
 
 	workerEnv := append(os.Environ(), "CRMSYNC_CONFIG="+cfgPath, "DATABASE_URL="+dbURL, demoTokenEnv+"="+demoToken,
+		demoClientIDEnv+"="+demoClientID, demoClientSecretEnv+"="+demoClientSecret,
 		"TEMPORAL_ADDRESS="+e.Temporal.Address, "TEMPORAL_NAMESPACE="+e.Temporal.Namespace, "CRMSYNC_TASK_QUEUE="+e.TaskQueue,
 		"CRMSYNC_LOG_FORMAT=json")
 	if err := d.superviseWorker(ctx, workerBin, workerEnv); err != nil {
@@ -216,8 +234,7 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	d.say("delta Schedules applied: every %s per object", f.deltaInterval)
 	if f.sim.mutateEvery > 0 {
-		sim.StartMutator(simCtx, f.sim.mutateEvery, f.sim.mutate)
-		d.say("the simulator now changes records every %s (updates, creates, archives) while we sync", f.sim.mutateEvery)
+		d.startMutator(simCtx)
 	}
 
 	streams, err := e.streams(demoIntegration, nil)
@@ -239,8 +256,10 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.summary(ctx, streams, backfillStats, elapsed); err != nil {
 		return err
 	}
-	if err := d.syncAssociations(ctx); err != nil {
-		return err
+	if f.provider == crmsim.ProviderHubSpot {
+		if err := d.syncAssociations(ctx); err != nil {
+			return err
+		}
 	}
 
 	if f.exitAfterBackfill {
@@ -376,25 +395,36 @@ func devServerArgs(port, uiPort int, dbFile string) []string {
 	}
 }
 
+// demoConfigHeaders tell, per provider, how to turn the demo's config into a real account's.
+var demoConfigHeaders = map[string]string{
+	crmsim.ProviderHubSpot: `# To sync a real HubSpot account instead, remove base_url and point credential_env at a
+# variable holding a private app token.`,
+	crmsim.ProviderSalesforce: `# To sync a real Salesforce org instead, set base_url to its instance URL
+# (https://acme.my.salesforce.com), remove oauth.token_url (login.salesforce.com is the
+# default) and set the three variables to a connected app's id and secret and a refresh token.`,
+	crmsim.ProviderPipedrive: `# To sync a real Pipedrive company instead, remove base_url and point credential_env at a
+# variable holding an API token (or use oauth, which gets four times the burst).`,
+	crmsim.ProviderZoho: `# To sync a real Zoho CRM account instead, set base_url to its data centre's API domain
+# (default https://www.zohoapis.com), oauth.token_url to its accounts server (default
+# accounts.zoho.com) and the three variables to a Self Client's id and secret and a refresh token.`,
+}
+
 func writeDemoConfig(path, simAddr string, f demoFlags) error {
-	doc := fmt.Sprintf(`# Written by starter demo: the local simulator stands in for HubSpot.
-# To sync a real HubSpot account instead, remove base_url and point credential_env at a
-# variable holding a private app token.
+	doc := fmt.Sprintf(`# Written by starter demo: the local simulator stands in for %s.
+%s
 integrations:
   - id: %s
-    provider: hubspot
+    provider: %s
     base_url: http://%s
-    credential_env: %s
+    %s
     objects: [contacts, companies, deals]
-    quota:
-      requests_per_10s: %d
-      daily: %d
-      search_per_second: %d
+    quota:%s
     delta:
       interval: %s
       lag: %s
       deletes_every: 0s   # walk deleted records every delta, so the demo shows deletes at once
-`, demoIntegration, simAddr, demoTokenEnv, f.quota10s, f.sim.daily, f.sim.searchRate, f.deltaInterval, f.deltaLag)
+`, f.provider, demoConfigHeaders[f.provider], demoIntegration, f.provider, simAddr, demoAuth(f.provider, simAddr),
+		demoQuota(f.provider, f), f.deltaInterval, f.deltaLag)
 	if f.webhookAddr != "" {
 		doc += fmt.Sprintf(`    webhooks:             # the simulator pushes its changes to starter's receiver
       portal_id: %d
@@ -568,8 +598,12 @@ func (d *demo) watchBackfills(ctx context.Context, streams []stream) error {
 			parts = append(parts, fmt.Sprintf("%s %s%s", s.object, bar(counts.Live+counts.Deleted, total), mark))
 		}
 		st := d.sim.Stats()
-		d.say("%s | API calls %d (%.1f/s, queue rate %.1f/s) 429s %d | worker pid %d",
-			strings.Join(parts, "  "), st.Total, float64(st.Total)/time.Since(d.started).Seconds(), rates.API, st.RateLimited, d.pid())
+		queueRate := "none"
+		if rates.API > 0 {
+			queueRate = fmt.Sprintf("%.1f/s", rates.API)
+		}
+		d.say("%s | API calls %d (%.1f/s, queue rate %s) refused %d | worker pid %d",
+			strings.Join(parts, "  "), st.Total, float64(st.Total)/time.Since(d.started).Seconds(), queueRate, st.RateLimited, d.pid())
 		if done == len(streams) {
 			return nil
 		}
@@ -578,7 +612,7 @@ func (d *demo) watchBackfills(ctx context.Context, streams []stream) error {
 
 // crmCount is the number of records (live and archived) the simulator holds.
 func (d *demo) crmCount(obj crm.Object) int64 {
-	recs, err := d.sim.Snapshot(string(obj))
+	recs, err := d.sim.SnapshotFor(d.flags.provider, string(obj))
 	if err != nil {
 		return 0
 	}
@@ -595,32 +629,47 @@ func bar(n, total int64) string {
 }
 
 func (d *demo) summary(ctx context.Context, streams []stream, st crmsim.Stats, elapsed time.Duration) error {
-	fmt.Fprintf(d.out, "\n=== crmsync demo: backfill complete in %s ===\n\n", elapsed.Round(100*time.Millisecond))
+	fmt.Fprintf(d.out, "\n=== crmsync demo (%s): backfill complete in %s ===\n\n", d.flags.provider, elapsed.Round(100*time.Millisecond))
 	tw := tabwriter.NewWriter(d.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "OBJECT\tIN POSTGRES (live / deleted)\tIN THE CRM NOW\tLIST CALLS\tMINIMUM ceil(N/100)")
-	var records int64
+	fmt.Fprintf(tw, "OBJECT\tIN POSTGRES (live / deleted)\tIN THE CRM NOW\tLIST CALLS\tMINIMUM ceil(N/%d)\n", d.pageSize)
+	var records, minimum int64
+	var objects []crm.Object
 	for _, s := range streams {
 		c, err := d.store.Count(ctx, s.integration, s.object)
 		if err != nil {
 			return err
 		}
 		records += c.Live + c.Deleted
-		calls := st.Calls("list " + string(s.object))
-		fmt.Fprintf(tw, "%s\t%d / %d\t%d\t%d\t%d\n", s.object, c.Live, c.Deleted, d.crmCount(s.object), calls, (c.Live+99)/100)
+		least := (c.Live + int64(d.pageSize) - 1) / int64(d.pageSize)
+		minimum += least
+		objects = append(objects, s.object)
+		calls := "-" // an endpoint shared by the objects (Salesforce's query_more): see the total
+		if n, ok := ownListCalls(st, d.flags.provider, s.object); ok {
+			calls = strconv.Itoa(n)
+		}
+		fmt.Fprintf(tw, "%s\t%d / %d\t%d\t%s\t%d\n", s.object, c.Live, c.Deleted, d.crmCount(s.object), calls, least)
 	}
+	fmt.Fprintf(tw, "all\t\t\t%d\t%d\n", listCalls(st, d.flags.provider, objects...), minimum)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	rates := ratelimit.ForQuota(d.cfg.Integrations[0].Quota)
-	peak := 0
-	for _, p := range st.Peak10s {
-		peak = max(peak, p)
-	}
+	q := d.cfg.Integrations[0].Quota
 	fmt.Fprintf(d.out, "\nAPI calls used:      %d in all (%s)\n", st.Total, endpointSummary(st))
-	fmt.Fprintf(d.out, "429s received:       %d\n", st.RateLimited)
-	fmt.Fprintf(d.out, "Request rate:        %.2f calls/s achieved; queue limit %.2f/s; quota %d per 10 s (%.0f/s); busiest 10 s held %d calls\n",
-		float64(st.Total)/elapsed.Seconds(), rates.API, d.flags.quota10s, float64(d.flags.quota10s)/10, peak)
+	fmt.Fprintf(d.out, "Refused calls:       %d (%s)\n", st.RateLimited, refusal(d.flags.provider))
+	rate := fmt.Sprintf("Request rate:        %.2f calls/s achieved; quota %s", float64(st.Total)/elapsed.Seconds(), describeQuota(q))
+	if d.flags.provider == crmsim.ProviderHubSpot {
+		// The simulator measures the busiest rolling window of HubSpot's limit only.
+		peak := 0
+		for _, p := range st.Peak10s {
+			peak = max(peak, p)
+		}
+		rate += fmt.Sprintf(" (%.0f/s); queue limit %.2f/s; busiest 10 s held %d calls", float64(d.flags.quota10s)/10, ratelimit.ForQuota(q).API, peak)
+	}
+	fmt.Fprintln(d.out, rate)
 	fmt.Fprintf(d.out, "Records synced:      %d in %s (%.0f records/s)\n", records, elapsed.Round(100*time.Millisecond), float64(records)/elapsed.Seconds())
+	if in := d.cfg.Integrations[0]; in.OAuth != nil {
+		fmt.Fprintf(d.out, "OAuth:               %d access tokens issued by the refresh grant (each lasts %s)\n", d.sim.RefreshGrants(), d.flags.sim.accessTokenTTL)
+	}
 	if n := d.workerDeaths(); n > 0 {
 		fmt.Fprintf(d.out, "Worker restarts:     %d (the backfills resumed each time)\n", n)
 	}
@@ -630,22 +679,40 @@ func (d *demo) summary(ctx context.Context, streams []stream, st crmsim.Stats, e
 	return nil
 }
 
+// refusal names what a CRM answers a call over its limit with.
+func refusal(provider string) string {
+	if provider == crmsim.ProviderSalesforce {
+		return "403 REQUEST_LIMIT_EXCEEDED"
+	}
+	return "429s"
+}
+
 func (d *demo) workerDeaths() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.workerDeath
 }
 
+// endpointSummary adds up the calls per operation ("list", "query_more", "fields"), the
+// provider's prefix and the object dropped, busiest first.
 func endpointSummary(st crmsim.Stats) string {
 	groups := map[string]int{}
 	for key, byStatus := range st.ByEndpoint {
-		op, _, _ := strings.Cut(key, " ")
+		words := strings.Fields(key)
+		if len(words) > 1 && slices.Contains(crmsim.Providers(), words[0]) {
+			words = words[1:]
+		}
+		if len(words) == 0 {
+			continue
+		}
 		for _, n := range byStatus {
-			groups[op] += n
+			groups[words[0]] += n
 		}
 	}
+	ops := slices.Collect(maps.Keys(groups))
+	slices.SortFunc(ops, func(a, b string) int { return cmp.Or(cmp.Compare(groups[b], groups[a]), cmp.Compare(a, b)) })
 	var parts []string
-	for _, op := range []string{"list", "list_archived", "search", "properties", "owners", "pipelines", "batch_read", "batch_associations"} {
+	for _, op := range ops {
 		if groups[op] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", op, groups[op]))
 		}
@@ -685,7 +752,7 @@ func (d *demo) verify(ctx context.Context, streams []stream) error {
 	}
 	var bad []string
 	for _, s := range streams {
-		diff, err := groundtruth.Compare(ctx, d.sim, d.store, s.integration, s.object, asOf)
+		diff, err := groundtruth.CompareAs(ctx, d.sim, d.flags.provider, d.store, s.integration, s.object, asOf)
 		if err != nil {
 			return err
 		}
@@ -695,12 +762,12 @@ func (d *demo) verify(ctx context.Context, streams []stream) error {
 		}
 	}
 	if st := d.sim.Stats(); st.RateLimited > 0 || st.Early > 0 {
-		bad = append(bad, fmt.Sprintf("%d 429s, %d early calls", st.RateLimited, st.Early))
+		bad = append(bad, fmt.Sprintf("%d refused calls (%s), %d early calls", st.RateLimited, refusal(d.flags.provider), st.Early))
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("demo check failed: %s", strings.Join(bad, "; "))
 	}
-	d.say("PostgreSQL equals the CRM; no 429s%s", d.pushSummary(d.sim.Stats()))
+	d.say("PostgreSQL equals the CRM; no call refused%s", d.pushSummary(d.sim.Stats()))
 	return nil
 }
 
@@ -729,12 +796,12 @@ func (d *demo) watchDeltas(ctx context.Context, streams []stream) error {
 			// What changed after the delta's last search (the index lag before it, and the
 			// archived pass after it) is the next delta's business.
 			asOf := st.CompletedAt.Add(-d.flags.sim.indexLag - 2*time.Second)
-			diff, err := groundtruth.Compare(ctx, d.sim, d.store, s.integration, s.object, asOf)
+			diff, err := groundtruth.CompareAs(ctx, d.sim, d.flags.provider, d.store, s.integration, s.object, asOf)
 			if err != nil {
 				return err
 			}
 			stats := d.sim.Stats()
-			d.say("delta %-9s caught up (cursor %s); Postgres vs CRM: %d mismatches of %d; API calls %d, 429s %d%s",
+			d.say("delta %-9s caught up (cursor %s); Postgres vs CRM: %d mismatches of %d; API calls %d, refused %d%s",
 				s.object, st.Cursor, diff.Mismatches(), diff.Compared, stats.Total, stats.RateLimited, d.pushSummary(stats))
 		}
 	}

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/crmsync/crmsync/internal/config"
 )
 
 // options are the command-line flags.
@@ -36,6 +38,8 @@ type options struct {
 	latencies []time.Duration
 	// idleIntegrations are scenario f's numbers of integrations.
 	idleIntegrations []int
+	// providers are scenario p's CRMs.
+	providers []string
 }
 
 // quickRecords is the backfill size of --quick, a smoke run of a few minutes.
@@ -114,6 +118,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 		quotas    = "100,190"
 		latencies = "0s,200ms"
 		idle      = "10,100,1000"
+		providers = strings.Join(defaultProviders, ",")
 	)
 	fs.StringVar(&scenarios, "scenarios", strings.Join(scenarioNames(), ","), "comma-separated scenarios to run")
 	fs.IntVar(&opts.records, "records", 50000, "contacts in the backfill scenarios")
@@ -121,6 +126,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&quotas, "quotas", quotas, "comma-separated quotas (calls per 10 s) of the backfill grid")
 	fs.StringVar(&latencies, "latencies", latencies, "comma-separated CRM latencies of the backfill grid")
 	fs.StringVar(&idle, "idle-integrations", idle, "comma-separated numbers of integrations for scenario f")
+	fs.StringVar(&providers, "providers", providers, "comma-separated CRMs of scenario p ("+strings.Join(config.Providers, ", ")+"; HubSpot's row is scenario a's)")
 	fs.StringVar(&opts.outDir, "out", ".bench", "directory for results.jsonl, worker logs and per-second series")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -154,6 +160,13 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 			return options{}, fmt.Errorf("--idle-integrations: %q is not a number of integrations", v)
 		}
 		opts.idleIntegrations = append(opts.idleIntegrations, n)
+	}
+	for p := range strings.SplitSeq(providers, ",") {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(config.Providers, p) {
+			return options{}, fmt.Errorf("--providers: %q is not one of %s", p, strings.Join(config.Providers, ", "))
+		}
+		opts.providers = append(opts.providers, p)
 	}
 	for s := range strings.SplitSeq(scenarios, ",") {
 		if s = strings.TrimSpace(s); s != "" && !slices.Contains(opts.scenarios, s) {

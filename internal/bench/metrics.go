@@ -1,17 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"math"
 	"strconv"
 	"time"
 )
 
-// pageSize is the CRM's list page size: the fewest calls that can move N records is
-// ceil(N/pageSize).
+// pageSize is HubSpot's list page size: the fewest calls that can move N records is
+// ceil(N/pageSize). Scenario (p) measures the other CRMs with their connectors' own.
 const pageSize = 100
 
-// quotaWindow is the CRM's rolling quota window (HubSpot: B requests per 10 s).
+// quotaWindow is HubSpot's rolling quota window (B requests per 10 s).
 const quotaWindow = 10 * time.Second
 
 // measurement is what a run observed, from the simulator's counters and PostgreSQL.
@@ -22,8 +23,13 @@ type measurement struct {
 	APICalls int
 	// Elapsed is from the first workflow's start to the last one's completion.
 	Elapsed time.Duration
-	// Quota is B, the calls allowed per quotaWindow.
+	// Quota is B, the calls allowed per Window; 0 for a CRM with no short window
+	// (Salesforce, Zoho), whose time and utilisation are then undefined.
 	Quota int
+	// PageSize is the list page; 0 means HubSpot's pageSize.
+	PageSize int
+	// Window is the quota's rolling window; 0 means HubSpot's quotaWindow.
+	Window time.Duration
 }
 
 // metrics are the figures derived from a measurement.
@@ -48,15 +54,16 @@ type metrics struct {
 // derive computes the metrics of a measurement. Undefined ratios are NaN.
 func derive(m measurement) metrics {
 	var out metrics
-	out.MinCalls = (m.Records + pageSize - 1) / pageSize
+	page, window := cmp.Or(m.PageSize, pageSize), cmp.Or(m.Window, quotaWindow)
+	out.MinCalls = (m.Records + page - 1) / page
 	out.CallsPerMin = divide(float64(m.APICalls), float64(out.MinCalls))
 	if m.Quota > 0 && m.APICalls > 0 {
-		out.TLim = time.Duration((m.APICalls-1)/m.Quota) * quotaWindow
+		out.TLim = time.Duration((m.APICalls-1)/m.Quota) * window
 	}
 	out.ElapsedOverTLim = divide(m.Elapsed.Seconds(), out.TLim.Seconds())
 	if m.Elapsed > 0 {
 		rate := float64(m.APICalls) / m.Elapsed.Seconds()
-		out.Utilisation = divide(rate, float64(m.Quota)/quotaWindow.Seconds())
+		out.Utilisation = divide(rate, float64(m.Quota)/window.Seconds())
 	} else {
 		out.Utilisation = ratio(math.NaN())
 	}

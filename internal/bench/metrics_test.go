@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"math"
 	"testing"
 	"time"
@@ -52,6 +53,16 @@ func TestDerive(t *testing.T) {
 			name:     "a partial last page still costs a call",
 			in:       measurement{Records: 2001, APICalls: 21, Elapsed: 2 * time.Second, Quota: 100},
 			minCalls: 21, callsPerMin: 1, tLim: 0, elapsedOverTLim: nan, utilisation: 1.05,
+		},
+		{
+			name:     "Pipedrive: pages of 500, 20 calls per 2 s",
+			in:       measurement{Records: 20000, APICalls: 42, Elapsed: 5 * time.Second, Quota: 20, PageSize: 500, Window: 2 * time.Second},
+			minCalls: 40, callsPerMin: 1.05, tLim: 4 * time.Second, elapsedOverTLim: 1.25, utilisation: 42.0 / 5 / 10,
+		},
+		{
+			name:     "no short window (Salesforce, Zoho): time and utilisation undefined",
+			in:       measurement{Records: 20000, APICalls: 14, Elapsed: 4 * time.Second, PageSize: 2000},
+			minCalls: 10, callsPerMin: 1.4, tLim: 0, elapsedOverTLim: nan, utilisation: nan,
 		},
 		{
 			name:     "nothing measured: every ratio undefined",
@@ -136,6 +147,20 @@ func TestRunName(t *testing.T) {
 	t.Parallel()
 	p := rowParams{scenario: "a", quota: 190, latency: 200 * time.Millisecond, workers: 3}
 	require.Equal(t, "a-b190-lat200ms-w3", p.runName())
+	p = rowParams{scenario: "p", latency: 200 * time.Millisecond, workers: 1, provider: "zoho"}
+	require.Equal(t, "p-zoho-lat200ms-w1", p.runName())
+}
+
+func TestParseFlagsProviders(t *testing.T) {
+	t.Parallel()
+	opts, err := parseFlags(nil, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []string{"salesforce", "pipedrive", "zoho"}, opts.providers)
+	opts, err = parseFlags([]string{"--providers", "hubspot, zoho"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []string{"hubspot", "zoho"}, opts.providers)
+	_, err = parseFlags([]string{"--providers", "dynamics"}, io.Discard)
+	require.ErrorContains(t, err, `"dynamics" is not one of`)
 }
 
 func TestSelectScenarios(t *testing.T) {

@@ -84,6 +84,11 @@ func (rep *reporter) printTable() error {
 				r.Records, r.APICalls, r.MinCalls, r.CallsPerMin, r.ElapsedS, r.Reference)
 			continue
 		}
+		if r.Provider != nil {
+			fmt.Fprintf(tw, "%s\t-\t%s\t%d\t%d\t%d\t%d\t%s\t%.1fs\t%s\t%s\t%s\t%d\t%d\tPROVIDER %s\n", r.Run, latency(r.LatencyMS), r.Workers,
+				r.Records, r.APICalls, r.MinCalls, r.CallsPerMin, r.ElapsedS, tLim(r), r.ElapsedOverTLim, r.Utilisation, r.RateLimited, r.Early, r.Provider)
+			continue
+		}
 		if len(r.Pushed) > 0 {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\tPUSHED BY WEBHOOK: %s; 429s %d, early %d, peak %d/%d\n", r.Run, r.Quota, latency(r.LatencyMS), r.Workers,
 				joinRows(r.Pushed), r.RateLimited, r.Early, r.Peak10s, r.Quota)
@@ -98,6 +103,14 @@ func (rep *reporter) printTable() error {
 		return fmt.Errorf("printing the table: %w", err)
 	}
 	return nil
+}
+
+// tLim formats a row's T_LIM, "-" when its CRM has no short window to bound the time.
+func tLim(r result) string {
+	if !r.ElapsedOverTLim.defined() && r.TLimS == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0fs", r.TLimS)
 }
 
 // latency formats a latency in milliseconds.

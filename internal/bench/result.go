@@ -18,10 +18,17 @@ type rowParams struct {
 	quota    int
 	latency  time.Duration
 	workers  int
+	// provider is the CRM of scenario (p)'s rows, which run at its default quota; empty
+	// for the other scenarios, which are HubSpot's.
+	provider string
 }
 
-// runName names a row in ids and file names: "a-b100-lat200ms-w1".
+// runName names a row in ids and file names: "a-b100-lat200ms-w1", or "p-zoho-lat200ms-w1"
+// for a provider's row.
 func (p rowParams) runName() string {
+	if p.provider != "" {
+		return fmt.Sprintf("%s-%s-lat%dms-w%d", p.scenario, p.provider, p.latency.Milliseconds(), p.workers)
+	}
 	return fmt.Sprintf("%s-b%d-lat%dms-w%d", p.scenario, p.quota, p.latency.Milliseconds(), p.workers)
 }
 
@@ -65,6 +72,8 @@ type result struct {
 	Reference *referenceCounts `json:"reference,omitempty"`
 	// Associations is what each pair's associations sync cost (scenario i).
 	Associations []associationCounts `json:"associations,omitempty"`
+	// Provider is what a provider's backfill showed (scenario p).
+	Provider *providerCounts `json:"provider,omitempty"`
 
 	Error string `json:"error,omitempty"`
 }
@@ -89,7 +98,13 @@ func newResult(p rowParams) result {
 // record fills the row's figures from crmsync's traffic, the records synced and the time
 // taken.
 func (res *result) record(t traffic, records int, elapsed time.Duration) {
-	m := derive(measurement{Records: records, APICalls: t.calls, Elapsed: elapsed, Quota: res.Quota})
+	res.recordAt(t, records, elapsed, pageSize, res.Quota, quotaWindow)
+}
+
+// recordAt is record for a CRM with its own page size and quota of quotaCalls per window
+// (0 calls: no short window).
+func (res *result) recordAt(t traffic, records int, elapsed time.Duration, page, quotaCalls int, window time.Duration) {
+	m := derive(measurement{Records: records, APICalls: t.calls, Elapsed: elapsed, Quota: quotaCalls, PageSize: page, Window: window})
 	res.Records, res.APICalls, res.ElapsedS = records, t.calls, roundTo(elapsed.Seconds(), 3)
 	res.MinCalls, res.CallsPerMin, res.TLimS = m.MinCalls, m.CallsPerMin, m.TLim.Seconds()
 	res.ElapsedOverTLim, res.Utilisation = m.ElapsedOverTLim, m.Utilisation

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -53,6 +54,9 @@ type rigSpec struct {
 	// webhooks makes the simulator push its changes to a receiver (`starter webhooks`)
 	// the rig runs beside the workers.
 	webhooks bool
+	// provider is the integration's CRM; empty for HubSpot. Salesforce and Zoho
+	// authenticate by the OAuth refresh grant, with the rig's token as the refresh token.
+	provider string
 }
 
 // rig is one run's private world: a simulator on its own port, a fresh PostgreSQL schema,
@@ -73,7 +77,9 @@ type rig struct {
 	hookAddr, hookSecret string
 	schemaURL            string
 	cfgPath              string
-	workers              []*workerProc
+	// integ is the integration as the workers load it, defaults applied.
+	integ   config.Integration
+	workers []*workerProc
 
 	// teardown undoes setup, last step first.
 	teardown []func(context.Context) error
@@ -209,17 +215,20 @@ func (r *rig) createSchema(ctx context.Context, baseURL string) error {
 // benchmark, not a worker's start.
 func (r *rig) writeConfig() error {
 	cfg := config.Config{Integrations: []config.Integration{{
-		ID:            r.integration,
-		Provider:      "hubspot",
-		BaseURL:       r.simURL,
-		CredentialEnv: credentialEnv,
-		Objects:       r.spec.objects,
-		Quota:         r.spec.quota,
+		ID:       r.integration,
+		Provider: cmp.Or(r.spec.provider, crmsim.ProviderHubSpot),
+		BaseURL:  r.simURL,
+		OAuth:    r.oauth(),
+		Objects:  r.spec.objects,
+		Quota:    r.spec.quota,
 		Delta: config.Delta{
 			Interval: config.Duration(time.Hour), // nothing is scheduled; deltas are started by hand
 			Lag:      config.Duration(r.spec.deltaLag),
 		},
 	}}}
+	if cfg.Integrations[0].OAuth == nil {
+		cfg.Integrations[0].CredentialEnv = credentialEnv
+	}
 	if r.spec.webhooks {
 		cfg.Integrations[0].Webhooks = &config.Webhooks{PortalID: crmsim.DefaultPortalID, SecretEnv: webhookSecretEnv, FlushAfter: config.Duration(pushFlushAfter)}
 	}
@@ -232,9 +241,11 @@ func (r *rig) writeConfig() error {
 	if err != nil {
 		return fmt.Errorf("encoding the config: %w", err)
 	}
-	if _, err := config.Parse(strings.NewReader(string(doc))); err != nil {
+	loaded, err := config.Parse(strings.NewReader(string(doc)))
+	if err != nil {
 		return fmt.Errorf("the benchmark's config is invalid: %w", err)
 	}
+	r.integ = loaded.Integrations[0]
 	dir, err := os.MkdirTemp("", "crmsync-bench-")
 	if err != nil {
 		return fmt.Errorf("creating the config directory: %w", err)
@@ -247,6 +258,28 @@ func (r *rig) writeConfig() error {
 	return nil
 }
 
+// Salesforce's and Zoho's token endpoints, where the simulator serves the refresh grant.
+var oauthTokenPaths = map[string]string{
+	crmsim.ProviderSalesforce: "/services/oauth2/token",
+	crmsim.ProviderZoho:       "/oauth/v2/token",
+}
+
+// The OAuth app's client id and secret; the simulator accepts any pair.
+const (
+	clientIDEnv     = "BENCH_CLIENT_ID"
+	clientSecretEnv = "BENCH_CLIENT_SECRET"
+)
+
+// oauth is the integration's OAuth app for a CRM that needs one (Salesforce, Zoho); nil for
+// the CRMs that take a static token (HubSpot's private-app token, Pipedrive's API token).
+func (r *rig) oauth() *config.OAuth {
+	path, ok := oauthTokenPaths[r.spec.provider]
+	if !ok {
+		return nil
+	}
+	return &config.OAuth{TokenURL: r.simURL + path, ClientIDEnv: clientIDEnv, ClientSecretEnv: clientSecretEnv, RefreshTokenEnv: credentialEnv}
+}
+
 // workerEnv is the environment the workers run with.
 func (r *rig) workerEnv(b *bench) []string {
 	return append(os.Environ(),
@@ -256,6 +289,7 @@ func (r *rig) workerEnv(b *bench) []string {
 		"TEMPORAL_NAMESPACE=default",
 		"CRMSYNC_TASK_QUEUE="+r.taskQueue,
 		credentialEnv+"="+r.token,
+		clientIDEnv+"=bench-client", clientSecretEnv+"=bench-client-secret",
 		"CRMSYNC_LOG_FORMAT=json",
 		"CRMSYNC_TASK_QUEUES="+map[bool]string{false: "per-integration", true: "shared"}[r.spec.sharedQueues],
 	)

@@ -59,6 +59,8 @@ func allScenarios() []scenario {
 			run: func(ctx context.Context, b *bench) []result { return []result{b.runReference(ctx)} }},
 		{name: "i", about: "associations of a backfilled dataset by v4 batch read: calls vs one per 1,000 records",
 			run: func(ctx context.Context, b *bench) []result { return []result{b.runAssociations(ctx)} }},
+		{name: "p", about: "backfill of --records contacts from each --providers CRM at its default quota: calls vs ceil(N/page), refused calls, ground truth",
+			run: func(ctx context.Context, b *bench) []result { return b.providerGrid(ctx) }},
 	}
 }
 
