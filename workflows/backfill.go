@@ -56,6 +56,9 @@ type BackfillState struct {
 	endgame bool
 	// fastStart: this run starts its lanes as early as it safely can (versionFastStart).
 	fastStart bool
+	// nearSplits: this run splits only as far ahead as the density it has seen
+	// (versionNearSplits).
+	nearSplits bool
 }
 
 // BulkState is a backfill's bulk export job and how far its results have been read.
@@ -131,6 +134,25 @@ const versionEndgameSplits = "endgame-splits"
 // seconds' pace in every later window, so each round trip saved at the start is saved again
 // at the end.
 const versionFastStart = "fast-start"
+
+// versionNearSplits marks runs that trust a range's measured density only near where it
+// was measured. Ids cluster (records created in bursts, imports, id schemes that changed
+// over the years), and equal-width pieces of a range that has a gap ahead land in the gap:
+// each costs a call that finds nothing. So a split's pieces hold at most
+// nearPieceFactor x the split threshold at the density seen, and the last piece takes
+// the rest of the range: a chain that starts at a gap's edge crosses the gap with its
+// first page. The first plan does the same for an id space far sparser than the first
+// page (a plan of fewer, wider ranges), leaving the rest to splits.
+const versionNearSplits = "near-splits"
+
+const (
+	nearPieceFactor = 2
+	// gappyRatio: an id space this many times sparser overall than on the first page
+	// is taken to have gaps.
+	gappyRatio = 4
+	// gappyPlanDivisor: a gappy id space gets this many times fewer ranges at first.
+	gappyPlanDivisor = 4
+)
 
 const (
 	endgameRecordsPerLane = 200
@@ -323,6 +345,7 @@ func readRanges(ctx workflow.Context, ref activities.StreamRef, st *BackfillStat
 	search := apiContext(ctx, searchQueue(ctx, ref.Integration, st.Queues), st.Queues)
 	st.endgame = workflow.GetVersion(ctx, versionEndgameSplits, workflow.DefaultVersion, 1) == 1
 	st.fastStart = workflow.GetVersion(ctx, versionFastStart, workflow.DefaultVersion, 1) == 1
+	st.nearSplits = workflow.GetVersion(ctx, versionNearSplits, workflow.DefaultVersion, 1) == 1
 	var (
 		failure error
 		stop    bool
@@ -501,8 +524,11 @@ func planRanges(ctx, search workflow.Context, ref activities.StreamRef, st *Back
 		if err1 != nil || err2 != nil || end <= from {
 			return nil
 		}
+		if st.nearSplits {
+			ranges = gappyPlan(r, from, end, last.Total, ranges)
+		}
 		width := (end - from) / uint64(ranges)
-		if width == 0 {
+		if width == 0 || ranges < 2 {
 			return nil
 		}
 		los := make([]string, 0, ranges-1)
@@ -602,11 +628,41 @@ func pickRange(ctx workflow.Context, ref activities.StreamRef, st *BackfillState
 	last, _ := strconv.ParseUint(r.LastID, 10, 64)
 	hi := rangeEnd(r, st.MaxID)
 	width := (hi - last) / uint64(pieces)
+	if st.nearSplits {
+		width = min(width, nearWidth(r, nearPieceFactor*splitThreshold(st, total)))
+	}
 	los := make([]string, 0, pieces-1)
 	for k := 1; k < pieces; k++ {
 		los = append(los, strconv.FormatUint(last+uint64(k)*width, 10))
 	}
 	return splitRange(ctx, ref, st, best, los)
+}
+
+// nearWidth is the id width that holds `records` at the density range r has shown (at
+// least 1; the largest width when nothing has been measured).
+func nearWidth(r Range, records float64) uint64 {
+	first, e1 := strconv.ParseUint(r.FirstID, 10, 64)
+	last, e2 := strconv.ParseUint(r.LastID, 10, 64)
+	if e1 != nil || e2 != nil || last <= first || r.Fetched == 0 {
+		return math.MaxUint64
+	}
+	density := float64(r.Fetched) / float64(last-first+1)
+	return max(1, uint64(records/density))
+}
+
+// gappyPlan is the number of ranges a first plan makes: fewer when the whole id space
+// (total records between from and end) is far sparser than the first chain's pages, since
+// then most equal-width ranges would fall in gaps.
+func gappyPlan(first Range, from, end uint64, total, ranges int) int {
+	w := nearWidth(first, 1)
+	if w == math.MaxUint64 || total <= 0 || end <= from {
+		return ranges
+	}
+	overall := float64(end-from) / float64(total) // ids per record across the space
+	if overall > gappyRatio*float64(w) {
+		return max(2, ranges/gappyPlanDivisor)
+	}
+	return ranges
 }
 
 // rangeEnd is the id a range ends before, numerically: its Hi, or for the open-ended last

@@ -197,6 +197,8 @@ type listing struct {
 	seekOK bool
 	// firstPageOnly: only the listing's first page names its token format.
 	firstPageOnly bool
+	// withoutNearSplits runs the backfill as before versionNearSplits.
+	withoutNearSplits bool
 }
 
 // denseIDs is 1..n.
@@ -262,6 +264,9 @@ func runListing(t *testing.T, l *listing, lanes int) BackfillResult {
 	t.Helper()
 	env := setup(t)
 	l.reads = map[int]int{}
+	if l.withoutNearSplits {
+		env.OnGetVersion(versionNearSplits, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	}
 	env.OnActivity(a.BeginBackfill, mock.Anything, mock.Anything).Return(oneRange(lanes), nil).Once()
 	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil).Once()
 	env.OnActivity(a.BackfillPage, mock.Anything, mock.Anything).Return(l.page)
@@ -301,6 +306,33 @@ func TestBackfillPlansAfterTheFirstPageWhenItNamesTheTokenFormat(t *testing.T) {
 	require.GreaterOrEqual(t, res.Ranges, 12, "split from the first page's token format")
 	require.Equal(t, res.Ranges, res.RangesDone)
 	require.LessOrEqual(t, l.pages, 300+res.Ranges)
+}
+
+// clusteredIDs is n ids in five dense clusters, each a power of ten further out, the way
+// the simulator (and many a CRM whose id scheme changed over the years) lays them out.
+func clusteredIDs(n int) []int {
+	ids := make([]int, 0, n)
+	start := 1
+	for range 5 {
+		for i := range n / 5 {
+			ids = append(ids, start+i)
+		}
+		start *= 100
+		start += 100_000
+	}
+	return ids
+}
+
+func TestBackfillOfIDClustersSplitsNearWhereItHasRead(t *testing.T) {
+	t.Parallel()
+	before := &listing{ids: clusteredIDs(20_000), seekOK: true, withoutNearSplits: true}
+	runListing(t, before, 48)
+	near := &listing{ids: clusteredIDs(20_000), seekOK: true}
+	res := runListing(t, near, 48)
+	t.Logf("20,000 ids in five clusters, 48 lanes: %d pages with equal-width splits, %d splitting near (minimum 200; %d ranges)",
+		before.pages, near.pages, res.Ranges)
+	require.Less(t, near.pages, before.pages, "fewer pages spent on ranges that turn out empty")
+	require.Equal(t, res.Ranges, res.RangesDone)
 }
 
 func TestBackfillOfClusteredIDsIsRebalancedByDensity(t *testing.T) {
