@@ -135,6 +135,8 @@ type harness struct {
 	webhookSecret string
 	// provider is the integration's CRM.
 	provider string
+	// temporal is the Temporal server's address (default: the suite's dev server).
+	temporal string
 }
 
 type options struct {
@@ -154,6 +156,9 @@ type options struct {
 	bulkAbove int
 	// concurrency is quota.concurrency for a CRM without a short window (0: its default).
 	concurrency int
+	// temporal is the address of a Temporal server of the test's own (default: the
+	// suite's shared dev server).
+	temporal string
 	// sharedQueues runs the workers with CRMSYNC_TASK_QUEUES=shared.
 	sharedQueues bool
 	// webhooks makes the simulator push its changes to a receiver (startReceiver) on
@@ -245,7 +250,8 @@ func newHarness(t *testing.T, o options) *harness {
 	}
 	require.NoError(t, os.WriteFile(h.cfgPath, []byte(doc), 0o644))
 
-	h.client, err = client.Dial(client.Options{HostPort: devServer.FrontendHostPort(), Logger: quiet{}})
+	h.temporal = cmp.Or(o.temporal, devServer.FrontendHostPort())
+	h.client, err = client.Dial(client.Options{HostPort: h.temporal, Logger: quiet{}})
 	require.NoError(t, err)
 	t.Cleanup(h.client.Close)
 	return h
@@ -254,8 +260,9 @@ func newHarness(t *testing.T, o options) *harness {
 // env is the environment the worker and the starter run with.
 func (h *harness) env() []string {
 	return append(os.Environ(),
-		"CRMSYNC_CONFIG="+h.cfgPath, "DATABASE_URL="+h.dbURL, "E2E_TOKEN="+h.token,
-		"TEMPORAL_ADDRESS="+devServer.FrontendHostPort(), "TEMPORAL_NAMESPACE=default", "CRMSYNC_TASK_QUEUE="+h.queue,
+		// The application name lets a test find the worker's connections in pg_stat_activity.
+		"CRMSYNC_CONFIG="+h.cfgPath, "DATABASE_URL="+h.dbURL+"&application_name="+h.integration, "E2E_TOKEN="+h.token,
+		"TEMPORAL_ADDRESS="+h.temporal, "TEMPORAL_NAMESPACE=default", "CRMSYNC_TASK_QUEUE="+h.queue,
 		"CRMSYNC_LOG_FORMAT=json", "CRMSYNC_TASK_QUEUES="+map[bool]string{false: "per-integration", true: "shared"}[h.shared],
 		"E2E_APP_SECRET="+h.webhookSecret, "E2E_CLIENT_ID=e2e-client", "E2E_CLIENT_SECRET=e2e-client-secret")
 }
