@@ -81,9 +81,13 @@ func upsertRecords(ctx context.Context, tx pgx.Tx, integration string, obj crm.O
 }
 
 // storableJSON adapts valid JSON to what jsonb accepts: PostgreSQL text cannot hold NUL, so
-// \u0000 escapes become U+FFFD, and invalid UTF-8 is replaced the same way. Everything else
-// passes through untouched (and uncopied).
+// \u0000 escapes become U+FFFD, and invalid UTF-8 is replaced the same way. A record with
+// no properties at all (a deleted-records listing gives ids only) is stored with an empty
+// object. Everything else passes through untouched (and uncopied).
 func storableJSON(b json.RawMessage) json.RawMessage {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return json.RawMessage(`{}`)
+	}
 	if !utf8.Valid(b) {
 		b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
 	}
