@@ -67,6 +67,8 @@ func TestCRMFaultsKeepTheInvariants(t *testing.T) {
 	slow := func(f crmsim.Fault) crmsim.Fault { f.Latency = 10 * time.Second; return f }
 	cases := []faultCase{
 		{name: "429 storm", fault: list(crmsim.Fault429TenSecondly, 30), stream: store.StreamBackfill, retryAfter: true},
+		// HubSpot's own 429s carry no Retry-After: the wait is the rolling window's interval.
+		{name: "429 without Retry-After", fault: list(crmsim.Fault429TenSecondly, 2), stream: store.StreamBackfill},
 		{name: "500", fault: list(crmsim.Fault500, 5), stream: store.StreamBackfill},
 		{name: "503", fault: search(crmsim.Fault503, 5), stream: store.StreamDelta},
 		{name: "502 HTML", fault: list(crmsim.Fault502HTML, 5), stream: store.StreamBackfill},
@@ -196,7 +198,7 @@ func TestRevokedTokenStopsTheStreamUntilItIsFixed(t *testing.T) {
 	h.wait(3*time.Minute, d2...)
 
 	held := h.requireInvariants(watch, faultQuota, 0, started...)
-	t.Logf("%s", faultRow{fault: "revoked token (401)", where: "backfill, after page 8; delta, first call",
+	t.Logf("%s", faultRow{fault: "revoked token (401)", where: fmt.Sprintf("backfill, after page %d; delta, first call", pagesAtStop),
 		injected: "credential revoked, then fixed", extra: h.rejected(), recovery: recovery, held: held})
 }
 
