@@ -130,6 +130,9 @@ type harness struct {
 	queue string
 	// inflight counts CRM requests the simulator is answering right now.
 	inflight atomic.Int32
+	// revoked makes the CRM reject the integration's credential, as if it had been revoked:
+	// requests reach the simulator with a token it does not know.
+	revoked atomic.Bool
 	// webhookPort is the receiver's port, webhookSecret the app secret signing deliveries.
 	webhookPort   int
 	webhookSecret string
@@ -196,6 +199,10 @@ func newHarness(t *testing.T, o options) *harness {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.inflight.Add(1)
 		defer h.inflight.Add(-1)
+		if h.revoked.Load() {
+			r = r.Clone(r.Context())
+			r.Header.Set("Authorization", "Bearer revoked")
+		}
 		sim.Handler().ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
