@@ -33,9 +33,11 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/crmsync/crmsync/internal/config"
 	"github.com/crmsync/crmsync/internal/crm"
 	"github.com/crmsync/crmsync/internal/crmsim"
 	"github.com/crmsync/crmsync/internal/groundtruth"
+	"github.com/crmsync/crmsync/internal/payloadcrypt"
 	"github.com/crmsync/crmsync/internal/pgtest"
 	"github.com/crmsync/crmsync/internal/store"
 	"github.com/crmsync/crmsync/workflows"
@@ -135,6 +137,8 @@ type harness struct {
 	webhookSecret string
 	// provider is the integration's CRM.
 	provider string
+	// payloadKeys is CRMSYNC_PAYLOAD_KEYS for the worker, the starter and h.client.
+	payloadKeys string
 }
 
 type options struct {
@@ -159,6 +163,9 @@ type options struct {
 	// webhooks makes the simulator push its changes to a receiver (startReceiver) on
 	// webhookPort, and configures the integration to take them.
 	webhooks bool
+	// payloadKeys, when set, is CRMSYNC_PAYLOAD_KEYS for the worker and the starter, and
+	// h.client encrypts with the same keys.
+	payloadKeys string
 }
 
 func newHarness(t *testing.T, o options) *harness {
@@ -167,7 +174,7 @@ func newHarness(t *testing.T, o options) *harness {
 		t.Skip("end-to-end: needs the Temporal dev server")
 	}
 	h := &harness{t: t, integration: "e2e-" + randomHex(4), token: "pat-e2e-" + randomHex(8), objects: o.objects, shared: o.sharedQueues,
-		provider: cmp.Or(o.provider, crmsim.ProviderHubSpot)}
+		provider: cmp.Or(o.provider, crmsim.ProviderHubSpot), payloadKeys: o.payloadKeys}
 	h.queue = "crmsync-" + h.integration
 	if len(h.objects) == 0 {
 		h.objects = crm.Objects
@@ -245,7 +252,15 @@ func newHarness(t *testing.T, o options) *harness {
 	}
 	require.NoError(t, os.WriteFile(h.cfgPath, []byte(doc), 0o644))
 
-	h.client, err = client.Dial(client.Options{HostPort: devServer.FrontendHostPort(), Logger: quiet{}})
+	copts := client.Options{HostPort: devServer.FrontendHostPort(), Logger: quiet{}}
+	if o.payloadKeys != "" {
+		keys, err := config.ParsePayloadKeys(o.payloadKeys)
+		require.NoError(t, err)
+		codec, err := payloadcrypt.NewCodec(keys...)
+		require.NoError(t, err)
+		copts.DataConverter = payloadcrypt.NewDataConverter(codec)
+	}
+	h.client, err = client.Dial(copts)
 	require.NoError(t, err)
 	t.Cleanup(h.client.Close)
 	return h
@@ -257,7 +272,9 @@ func (h *harness) env() []string {
 		"CRMSYNC_CONFIG="+h.cfgPath, "DATABASE_URL="+h.dbURL, "E2E_TOKEN="+h.token,
 		"TEMPORAL_ADDRESS="+devServer.FrontendHostPort(), "TEMPORAL_NAMESPACE=default", "CRMSYNC_TASK_QUEUE="+h.queue,
 		"CRMSYNC_LOG_FORMAT=json", "CRMSYNC_TASK_QUEUES="+map[bool]string{false: "per-integration", true: "shared"}[h.shared],
-		"E2E_APP_SECRET="+h.webhookSecret, "E2E_CLIENT_ID=e2e-client", "E2E_CLIENT_SECRET=e2e-client-secret")
+		"E2E_APP_SECRET="+h.webhookSecret, "E2E_CLIENT_ID=e2e-client", "E2E_CLIENT_SECRET=e2e-client-secret",
+		// Encryption only where the test asks for it, whatever the caller's shell holds.
+		config.PayloadKeysEnv+"="+h.payloadKeys)
 }
 
 // activityIdentities are the workers that ran a workflow's activities (its latest run).
