@@ -31,6 +31,7 @@ import (
 	"github.com/crmsync/crmsync/internal/crmsim"
 	"github.com/crmsync/crmsync/internal/groundtruth"
 	"github.com/crmsync/crmsync/internal/logging"
+	"github.com/crmsync/crmsync/internal/payloadcrypt"
 	"github.com/crmsync/crmsync/internal/ratelimit"
 	"github.com/crmsync/crmsync/internal/store"
 	"github.com/crmsync/crmsync/internal/webhook"
@@ -88,10 +89,15 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	f.sim.limit10s = f.quota10s
+	// The demo's worker inherits CRMSYNC_PAYLOAD_KEYS; its client must hold the same keys.
+	payloadKeys, err := config.ParsePayloadKeys(os.Getenv(config.PayloadKeysEnv))
+	if err != nil {
+		return err
+	}
 	if f.provider != crmsim.ProviderHubSpot {
 		f.webhookAddr = ""
 	}
-	d := &demo{flags: f, out: out, started: time.Now()}
+	d := &demo{flags: f, out: out, started: time.Now(), payloadKeys: payloadKeys}
 	defer d.shutdown()
 	return d.run(ctx)
 }
@@ -101,6 +107,8 @@ type demo struct {
 	flags   demoFlags
 	out     io.Writer
 	started time.Time
+	// payloadKeys are CRMSYNC_PAYLOAD_KEYS, which the demo's worker inherits.
+	payloadKeys []payloadcrypt.Key
 
 	sim    *crmsim.Sim
 	store  *store.Store
@@ -202,12 +210,16 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	e := &env{Env: config.Env{ConfigPath: cfgPath, DatabaseURL: dbURL, TaskQueue: config.DefaultTaskQueue, Temporal: config.Temporal{
-		Address: fmt.Sprintf("127.0.0.1:%d", f.temporalPort), Namespace: config.DefaultNamespace}}, cfg: d.cfg, log: log}
+		Address: fmt.Sprintf("127.0.0.1:%d", f.temporalPort), Namespace: config.DefaultNamespace, PayloadKeys: d.payloadKeys}}, cfg: d.cfg, log: log}
 	d.client, err = e.dial(ctx)
 	if err != nil {
 		return err
 	}
 	d.stops = append(d.stops, d.client.Close)
+	if len(d.payloadKeys) > 0 {
+		d.say("payloads encrypted with key %s; to read them in the Web UI: starter codec-server --cors-origin http://localhost:%d",
+			d.payloadKeys[0].ID(), f.uiPort)
+	}
 
 	workerEnv := append(os.Environ(), "CRMSYNC_CONFIG="+cfgPath, "DATABASE_URL="+dbURL, demoTokenEnv+"="+demoToken,
 		demoClientIDEnv+"="+demoClientID, demoClientSecretEnv+"="+demoClientSecret,

@@ -39,10 +39,12 @@ Commands:
   status            show every stream's state
   webhooks          receive the CRM's signed change notifications  [--listen :8088] [--public-url URL]
   sim               run the CRM simulator                   (starter sim -h for its flags)
+  codec-server      decrypt payloads for the Web UI and the temporal CLI  [--listen 127.0.0.1:8081] [--cors-origin URL]
 
 The config file is CRMSYNC_CONFIG (default crmsync.yaml) or --config; Temporal and
 PostgreSQL settings come from TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
-TEMPORAL_TLS_* and DATABASE_URL. Run "starter <command> -h" for a command's flags.
+TEMPORAL_TLS_* and DATABASE_URL; CRMSYNC_PAYLOAD_KEYS (id:base64-key,...) turns payload
+encryption on. Run "starter <command> -h" for a command's flags.
 `
 
 func main() {
@@ -94,6 +96,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return runWebhooks(ctx, rest, out)
 	case "associations":
 		return runAssociations(ctx, rest, out)
+	case "codec-server":
+		return runCodecServer(ctx, rest, out)
 	default:
 		return fmt.Errorf("unknown command %q; run starter -h", cmd)
 	}

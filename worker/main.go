@@ -136,8 +136,12 @@ func run(ctx context.Context) error {
 			return fmt.Errorf("starting worker: %w", err)
 		}
 	}
+	encryptedWith := "off"
+	if len(env.Temporal.PayloadKeys) > 0 {
+		encryptedWith = env.Temporal.PayloadKeys[0].ID()
+	}
 	log.Info("worker running", zap.String("temporal", env.Temporal.Address), zap.String("namespace", env.Temporal.Namespace),
-		zap.String("task_queue", env.TaskQueue),
+		zap.String("task_queue", env.TaskQueue), zap.String("payload_encryption_key", encryptedWith),
 		zap.Int("pid", os.Getpid()))
 	<-ctx.Done()
 	log.Info("stopping: finishing activities in flight")

@@ -292,6 +292,8 @@ func (r *rig) workerEnv(b *bench) []string {
 		clientIDEnv+"=bench-client", clientSecretEnv+"=bench-client-secret",
 		"CRMSYNC_LOG_FORMAT=json",
 		"CRMSYNC_TASK_QUEUES="+map[bool]string{false: "per-integration", true: "shared"}[r.spec.sharedQueues],
+		// The bench's own client does not encrypt; nor may the workers.
+		config.PayloadKeysEnv+"=",
 	)
 }
 

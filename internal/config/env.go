@@ -3,10 +3,13 @@ package config
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/crmsync/crmsync/internal/payloadcrypt"
 )
 
 // Env is the part of the configuration that differs per deployment and may hold secrets,
@@ -45,6 +48,10 @@ type Temporal struct {
 	ServerCACertPath string
 	// ServerName is TEMPORAL_TLS_SERVER_NAME, when it differs from the address's host.
 	ServerName string
+	// PayloadKeys is CRMSYNC_PAYLOAD_KEYS: when set, every payload crmsync writes to
+	// Temporal is encrypted with the first key, and read with whichever key it names.
+	// Every worker and starter of a deployment must hold the keys its histories use.
+	PayloadKeys []payloadcrypt.Key
 }
 
 // Default environment values: the machine-local services the demo and tests use.
@@ -55,6 +62,11 @@ const (
 	DefaultAddress     = "localhost:7233"
 	DefaultNamespace   = "default"
 )
+
+// PayloadKeysEnv is the variable holding the payload encryption keys: comma-separated
+// id:key entries, each key 32 bytes in standard base64, the first the one that encrypts,
+// e.g. "k2:<base64>,k1:<base64>".
+const PayloadKeysEnv = "CRMSYNC_PAYLOAD_KEYS"
 
 // LoadEnv reads the environment through getenv (os.Getenv in production).
 func LoadEnv(getenv func(string) string) (Env, error) {
@@ -93,6 +105,10 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		return Env{}, fmt.Errorf("TEMPORAL_TLS: want true or false, got %q", v)
 	}
 	t := &e.Temporal
+	var err error
+	if t.PayloadKeys, err = ParsePayloadKeys(getenv(PayloadKeysEnv)); err != nil {
+		return Env{}, err
+	}
 	if t.APIKey != "" || t.ClientCertPath != "" || t.ServerCACertPath != "" {
 		t.TLS = true
 	}
@@ -127,4 +143,49 @@ func (t Temporal) TLSConfig() (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	return cfg, nil
+}
+
+// ParsePayloadKeys parses the value of CRMSYNC_PAYLOAD_KEYS (see PayloadKeysEnv); an empty
+// value is no keys: payloads are not encrypted. Errors name the variable, the entry (from 1)
+// and its id, never the key.
+func ParsePayloadKeys(v string) ([]payloadcrypt.Key, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	entries := strings.Split(v, ",")
+	keys := make([]payloadcrypt.Key, 0, len(entries))
+	seen := map[string]int{}
+	for i, entry := range entries {
+		n := i + 1
+		id, b64, ok := strings.Cut(strings.TrimSpace(entry), ":")
+		id, b64 = strings.TrimSpace(id), strings.TrimSpace(b64)
+		switch {
+		case strings.TrimSpace(entry) == "":
+			return nil, fmt.Errorf("%s: entry %d is empty; want id:base64-key entries separated by commas", PayloadKeysEnv, n)
+		case !ok || id == "":
+			return nil, fmt.Errorf("%s: entry %d: want id:base64-key", PayloadKeysEnv, n)
+		case b64 == "":
+			return nil, fmt.Errorf("%s: entry %d (key id %q): the key is empty", PayloadKeysEnv, n, id)
+		}
+		if first, dup := seen[id]; dup {
+			return nil, fmt.Errorf("%s: entry %d: key id %q is also entry %d", PayloadKeysEnv, n, id, first)
+		}
+		seen[id] = n
+		secret, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			// The decoder's error names only an offset; still, keep it out, so no message
+			// can ever hint at the key.
+			return nil, fmt.Errorf("%s: entry %d (key id %q): the key is not standard base64", PayloadKeysEnv, n, id)
+		}
+		if len(secret) != payloadcrypt.KeySize {
+			return nil, fmt.Errorf("%s: entry %d (key id %q): the key is %d bytes, want %d (head -c 32 /dev/urandom | base64)",
+				PayloadKeysEnv, n, id, len(secret), payloadcrypt.KeySize)
+		}
+		k, err := payloadcrypt.NewKey(id, secret)
+		if err != nil {
+			return nil, fmt.Errorf("%s: entry %d: %w", PayloadKeysEnv, n, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }

@@ -33,9 +33,11 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/crmsync/crmsync/internal/config"
 	"github.com/crmsync/crmsync/internal/crm"
 	"github.com/crmsync/crmsync/internal/crmsim"
 	"github.com/crmsync/crmsync/internal/groundtruth"
+	"github.com/crmsync/crmsync/internal/payloadcrypt"
 	"github.com/crmsync/crmsync/internal/pgtest"
 	"github.com/crmsync/crmsync/internal/store"
 	"github.com/crmsync/crmsync/workflows"
@@ -140,6 +142,8 @@ type harness struct {
 	provider string
 	// temporal is the Temporal server's address (default: the suite's dev server).
 	temporal string
+	// payloadKeys is CRMSYNC_PAYLOAD_KEYS for the worker, the starter and h.client.
+	payloadKeys string
 }
 
 type options struct {
@@ -167,6 +171,9 @@ type options struct {
 	// webhooks makes the simulator push its changes to a receiver (startReceiver) on
 	// webhookPort, and configures the integration to take them.
 	webhooks bool
+	// payloadKeys, when set, is CRMSYNC_PAYLOAD_KEYS for the worker and the starter, and
+	// h.client encrypts with the same keys.
+	payloadKeys string
 }
 
 func newHarness(t *testing.T, o options) *harness {
@@ -175,7 +182,7 @@ func newHarness(t *testing.T, o options) *harness {
 		t.Skip("end-to-end: needs the Temporal dev server")
 	}
 	h := &harness{t: t, integration: "e2e-" + randomHex(4), token: "pat-e2e-" + randomHex(8), objects: o.objects, shared: o.sharedQueues,
-		provider: cmp.Or(o.provider, crmsim.ProviderHubSpot)}
+		provider: cmp.Or(o.provider, crmsim.ProviderHubSpot), payloadKeys: o.payloadKeys}
 	h.queue = "crmsync-" + h.integration
 	if len(h.objects) == 0 {
 		h.objects = crm.Objects
@@ -258,7 +265,15 @@ func newHarness(t *testing.T, o options) *harness {
 	require.NoError(t, os.WriteFile(h.cfgPath, []byte(doc), 0o644))
 
 	h.temporal = cmp.Or(o.temporal, devServer.FrontendHostPort())
-	h.client, err = client.Dial(client.Options{HostPort: h.temporal, Logger: quiet{}})
+	copts := client.Options{HostPort: h.temporal, Logger: quiet{}}
+	if o.payloadKeys != "" {
+		keys, err := config.ParsePayloadKeys(o.payloadKeys)
+		require.NoError(t, err)
+		codec, err := payloadcrypt.NewCodec(keys...)
+		require.NoError(t, err)
+		copts.DataConverter = payloadcrypt.NewDataConverter(codec)
+	}
+	h.client, err = client.Dial(copts)
 	require.NoError(t, err)
 	t.Cleanup(h.client.Close)
 	return h
@@ -271,7 +286,9 @@ func (h *harness) env() []string {
 		"CRMSYNC_CONFIG="+h.cfgPath, "DATABASE_URL="+h.dbURL+"&application_name="+h.integration, "E2E_TOKEN="+h.token,
 		"TEMPORAL_ADDRESS="+h.temporal, "TEMPORAL_NAMESPACE=default", "CRMSYNC_TASK_QUEUE="+h.queue,
 		"CRMSYNC_LOG_FORMAT=json", "CRMSYNC_TASK_QUEUES="+map[bool]string{false: "per-integration", true: "shared"}[h.shared],
-		"E2E_APP_SECRET="+h.webhookSecret, "E2E_CLIENT_ID=e2e-client", "E2E_CLIENT_SECRET=e2e-client-secret")
+		"E2E_APP_SECRET="+h.webhookSecret, "E2E_CLIENT_ID=e2e-client", "E2E_CLIENT_SECRET=e2e-client-secret",
+		// Encryption only where the test asks for it, whatever the caller's shell holds.
+		config.PayloadKeysEnv+"="+h.payloadKeys)
 }
 
 // activityIdentities are the workers that ran a workflow's activities (its latest run).
