@@ -110,7 +110,7 @@ func (c *Client) readAssociations(ctx context.Context, from, to crm.Object, inpu
 		// for a sync, both mean no links.
 		if e.Category != "OBJECT_NOT_FOUND" {
 			return crm.AssociationPage{RateLimit: rl}, &crm.APIError{Kind: crm.KindUnavailable, Status: http.StatusMultiStatus,
-				Endpoint: endpoint, Category: e.Category, Message: truncate(e.Message, 300)}
+				Endpoint: endpoint, Category: e.Category, Message: crm.Truncate(e.Message, 300)}
 		}
 	}
 	page := crm.AssociationPage{RateLimit: rl}

@@ -228,7 +228,7 @@ func ParseTime(v string) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("timestamp %q is neither ISO-8601 nor epoch milliseconds", truncate(v, 40))
+		return time.Time{}, fmt.Errorf("timestamp %q is neither ISO-8601 nor epoch milliseconds", crm.Truncate(v, 40))
 	}
 	return t.UTC(), nil
 }

@@ -96,7 +96,7 @@ func (c *Client) do(ctx context.Context, method, endpoint, path string, query ma
 	}
 	if !isJSON(resp.Header.Get("Content-Type")) {
 		return resp.StatusCode, rl, &crm.APIError{Kind: crm.KindBadResponse, Status: resp.StatusCode, Endpoint: endpoint,
-			Message: "expected JSON, got " + describeBody(resp.Header.Get("Content-Type"), raw), RateLimit: rl,
+			Message: "expected JSON, got " + crm.DescribeBody(resp.Header.Get("Content-Type"), raw), RateLimit: rl,
 			CorrelationID: resp.Header.Get("X-HubSpot-Correlation-Id")}
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
@@ -118,14 +118,14 @@ func errorFromResponse(endpoint string, resp *http.Response, raw []byte, rl crm.
 	}
 	var eb errorBody
 	if isJSON(resp.Header.Get("Content-Type")) && json.Unmarshal(raw, &eb) == nil {
-		e.Message = truncate(eb.Message, 500)
+		e.Message = crm.Truncate(eb.Message, 500)
 		e.Category = cmp.Or(eb.Category, eb.ErrorType)
 		e.Policy = eb.PolicyName
 		if eb.CorrelationID != "" {
 			e.CorrelationID = eb.CorrelationID
 		}
 	} else {
-		e.Message = describeBody(resp.Header.Get("Content-Type"), raw)
+		e.Message = crm.DescribeBody(resp.Header.Get("Content-Type"), raw)
 	}
 	if e.Kind == crm.KindRateLimited && e.Policy == "" && e.Message == secondlyMessage {
 		// The official SDK recognises the search limit by this message alone.
@@ -238,58 +238,4 @@ func isJSON(contentType string) bool {
 		return false
 	}
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
-}
-
-// describeBody summarises a body we could not parse, without echoing more than a short,
-// printable prefix of it (an HTML error page's title is what a human needs).
-func describeBody(contentType string, raw []byte) string {
-	if len(raw) == 0 {
-		return "empty body"
-	}
-	ct := contentType
-	if ct == "" {
-		ct = "no content type"
-	}
-	s := string(raw)
-	// Search a copy lowered byte for byte: strings.ToLower can change the length (invalid
-	// UTF-8 becomes U+FFFD), and its offsets would then not index s.
-	low := asciiLower(s)
-	if i := strings.Index(low, "<title>"); i >= 0 {
-		start := i + len("<title>")
-		if j := strings.Index(low[start:], "</title>"); j >= 0 {
-			return fmt.Sprintf("%s page %q", ct, truncate(strings.TrimSpace(s[start:start+j]), 120))
-		}
-	}
-	return fmt.Sprintf("%s body %q", ct, truncate(printable(s), 120))
-}
-
-// asciiLower lowers ASCII letters and leaves every other byte, so offsets stay valid.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
-
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	// Cut on a rune boundary.
-	for n > 0 && n < len(s) && (s[n]&0xC0) == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }

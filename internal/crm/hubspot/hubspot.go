@@ -142,7 +142,7 @@ func (f *flexID) UnmarshalJSON(b []byte) error {
 	}
 	var n json.Number
 	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("record id %s is neither a string nor a number", truncate(string(b), 40))
+		return fmt.Errorf("record id %s is neither a string nor a number", crm.Truncate(string(b), 40))
 	}
 	*f = flexID(n.String())
 	return nil
@@ -276,7 +276,7 @@ func (c *Client) BatchRead(ctx context.Context, req crm.BatchReadRequest) (crm.P
 	for _, e := range resp.Errors {
 		if e.Category != "OBJECT_NOT_FOUND" {
 			return crm.Page{RateLimit: rl}, &crm.APIError{Kind: crm.KindUnavailable, Status: http.StatusMultiStatus,
-				Endpoint: endpoint, Category: e.Category, Message: truncate(e.Message, 300)}
+				Endpoint: endpoint, Category: e.Category, Message: crm.Truncate(e.Message, 300)}
 		}
 	}
 	recs, err := toRecords(endpoint, resp.Results)

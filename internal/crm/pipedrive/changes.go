@@ -53,7 +53,7 @@ func parseMode(mode string) (ties bool, next string, err error) {
 	case strings.HasPrefix(mode, modeTies+":") && len(mode) > len(modeTies)+1:
 		return true, mode[len(modeTies)+1:], nil
 	}
-	return false, "", fmt.Errorf("pipedrive: unknown cursor mode %q", truncate(printable(mode), 40))
+	return false, "", fmt.Errorf("pipedrive: unknown cursor mode %q", crm.Truncate(crm.Printable(mode), 40))
 }
 
 // Changes reads one page of records modified at or after req.From with

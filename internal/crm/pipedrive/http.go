@@ -108,7 +108,7 @@ func (c *Client) send(ctx context.Context, endpoint, path string, query url.Valu
 	case len(raw) > maxBody:
 		return rl, bad(fmt.Sprintf("response body larger than %d bytes", maxBody), nil)
 	case !isJSON(resp.Header.Get("Content-Type")):
-		return rl, bad("expected JSON, got "+describeBody(resp.Header.Get("Content-Type"), raw), nil)
+		return rl, bad("expected JSON, got "+crm.DescribeBody(resp.Header.Get("Content-Type"), raw), nil)
 	}
 	var env struct {
 		Success *bool  `json:"success"`
@@ -120,7 +120,7 @@ func (c *Client) send(ctx context.Context, endpoint, path string, query url.Valu
 	if env.Success != nil && !*env.Success {
 		// A 2xx that says it failed: Pipedrive pairs "success": false with an error status,
 		// so this is a proxy or a bug, worth another try.
-		return rl, bad("success is false: "+truncate(printable(env.Error), 200), nil)
+		return rl, bad("success is false: "+crm.Truncate(crm.Printable(env.Error), 200), nil)
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		return rl, bad(fmt.Sprintf("unexpected JSON in a %d-byte body", len(raw)), err)
@@ -134,13 +134,13 @@ func (c *Client) errorFromResponse(endpoint, tok string, resp *http.Response, ra
 	jsonBody := isJSON(resp.Header.Get("Content-Type"))
 	var eb errorBody
 	if jsonBody && json.Unmarshal(raw, &eb) == nil {
-		e.Message = truncate(printable(eb.Error), 500)
+		e.Message = crm.Truncate(crm.Printable(eb.Error), 500)
 		if code := strings.Trim(string(eb.ErrorCode), `"`); code != "" && code != "null" {
-			e.Category = truncate(printable(code), 40)
+			e.Category = crm.Truncate(crm.Printable(code), 40)
 		}
 	} else {
 		jsonBody = false
-		e.Message = describeBody(resp.Header.Get("Content-Type"), raw)
+		e.Message = crm.DescribeBody(resp.Header.Get("Content-Type"), raw)
 	}
 	switch s := resp.StatusCode; {
 	case s == http.StatusTooManyRequests:
@@ -185,7 +185,7 @@ func (c *Client) rateLimitWait(h http.Header, message string, rl crm.RateLimit) 
 	case rl.WindowKnown && rl.Remaining > 0:
 		// The burst window had room: the daily budget is what ran out.
 		policy = crm.PolicyDaily
-	case !rl.WindowKnown && strings.Contains(asciiLower(message), "daily"):
+	case !rl.WindowKnown && crm.ContainsFold(message, "daily"):
 		policy = crm.PolicyDaily
 	}
 	if d, ok := retryAfterHeader(h); ok {
@@ -269,57 +269,4 @@ func isJSON(contentType string) bool {
 		return false
 	}
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
-}
-
-// describeBody summarises a body we could not parse, without echoing more than a short,
-// printable prefix of it (an HTML error page's title is what a human needs).
-func describeBody(contentType string, raw []byte) string {
-	if len(raw) == 0 {
-		return "empty body"
-	}
-	ct := contentType
-	if ct == "" {
-		ct = "no content type"
-	}
-	s := string(raw)
-	// Search a copy lowered byte for byte, so that its offsets index s.
-	low := asciiLower(s)
-	if i := strings.Index(low, "<title>"); i >= 0 {
-		start := i + len("<title>")
-		if j := strings.Index(low[start:], "</title>"); j >= 0 {
-			return fmt.Sprintf("%s page %q", truncate(printable(ct), 60), truncate(printable(strings.TrimSpace(s[start:start+j])), 120))
-		}
-	}
-	return fmt.Sprintf("%s body %q", truncate(printable(ct), 60), truncate(printable(s), 120))
-}
-
-// asciiLower lowers ASCII letters and leaves every other byte, so offsets stay valid.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
-
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	// Cut on a rune boundary.
-	for n > 0 && n < len(s) && (s[n]&0xC0) == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -230,7 +230,7 @@ func ParseTime(s string) (time.Time, error) {
 	if t, err := time.Parse(time.DateTime, s); err == nil {
 		return t.UTC(), nil
 	}
-	return time.Time{}, fmt.Errorf("timestamp %q is neither RFC 3339 nor YYYY-MM-DD HH:MM:SS", truncate(printable(s), 40))
+	return time.Time{}, fmt.Errorf("timestamp %q is neither RFC 3339 nor YYYY-MM-DD HH:MM:SS", crm.Truncate(crm.Printable(s), 40))
 }
 
 // List reads one page of GET /api/v2/{persons,organizations,deals} in id order. Deleted
@@ -304,7 +304,7 @@ func (c *Client) BatchRead(ctx context.Context, req crm.BatchReadRequest) (crm.P
 	}
 	for _, id := range req.IDs {
 		if _, ok := parseID(json.RawMessage(id)); !ok {
-			return crm.Page{}, fmt.Errorf("%s: id %q is not a Pipedrive id (an integer)", endpoint, truncate(printable(id), 40))
+			return crm.Page{}, fmt.Errorf("%s: id %q is not a Pipedrive id (an integer)", endpoint, crm.Truncate(crm.Printable(id), 40))
 		}
 	}
 	q := url.Values{"ids": {strings.Join(req.IDs, ",")}, "limit": {strconv.Itoa(listLimit)}}

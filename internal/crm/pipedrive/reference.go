@@ -41,7 +41,7 @@ func (c *Client) Owners(ctx context.Context, after string) (crm.OwnerPage, error
 	if after != "" {
 		n, err := strconv.Atoi(after)
 		if err != nil || n < 0 {
-			return crm.OwnerPage{}, fmt.Errorf("%s: page token %q is not a start offset", endpoint, truncate(printable(after), 40))
+			return crm.OwnerPage{}, fmt.Errorf("%s: page token %q is not a start offset", endpoint, crm.Truncate(crm.Printable(after), 40))
 		}
 		start = n
 	}

@@ -22,7 +22,7 @@ var jobIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{15,18}$`)
 
 func checkJobID(id string) error {
 	if !jobIDPattern.MatchString(id) {
-		return fmt.Errorf("salesforce: %q is not a bulk job id", truncate(printable(id), 40))
+		return fmt.Errorf("salesforce: %q is not a bulk job id", crm.Truncate(crm.Printable(id), 40))
 	}
 	return nil
 }
@@ -79,10 +79,10 @@ func (c *Client) JobDone(ctx context.Context, jobID string) (bool, crm.RateLimit
 		return false, rl, nil
 	case "Failed", "Aborted":
 		return false, rl, &crm.APIError{Kind: crm.KindInvalid, Endpoint: endpoint, RateLimit: rl,
-			Category: "JOB_" + strings.ToUpper(job.State), Message: truncate(printable(job.ErrorMessage), 500)}
+			Category: "JOB_" + strings.ToUpper(job.State), Message: crm.Truncate(crm.Printable(job.ErrorMessage), 500)}
 	}
 	return false, rl, &crm.APIError{Kind: crm.KindBadResponse, Endpoint: endpoint, RateLimit: rl,
-		Message: fmt.Sprintf("unknown job state %q", truncate(printable(job.State), 40))}
+		Message: fmt.Sprintf("unknown job state %q", crm.Truncate(crm.Printable(job.State), 40))}
 }
 
 // Results reads GET jobs/query/{id}/results?locator=&maxRecords= and streams its CSV.
@@ -113,7 +113,7 @@ func (c *Client) Results(ctx context.Context, jobID, locator string, maxRecords 
 	}
 	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "text/csv" {
 		head, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return bad("expected CSV, got "+describeBody(resp.Header.Get("Content-Type"), head), nil)
+		return bad("expected CSV, got "+crm.DescribeBody(resp.Header.Get("Content-Type"), head), nil)
 	}
 	next := strings.TrimSpace(resp.Header.Get("Sforce-Locator"))
 	if next == "null" {

@@ -113,7 +113,7 @@ func (c *Client) doJSON(ctx context.Context, rq request, out any) (crm.RateLimit
 	}
 	if !isJSON(resp.Header.Get("Content-Type")) {
 		return rl, &crm.APIError{Kind: crm.KindBadResponse, Status: resp.StatusCode, Endpoint: rq.endpoint,
-			Message: "expected JSON, got " + describeBody(resp.Header.Get("Content-Type"), raw), RateLimit: rl}
+			Message: "expected JSON, got " + crm.DescribeBody(resp.Header.Get("Content-Type"), raw), RateLimit: rl}
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		return rl, &crm.APIError{Kind: crm.KindBadResponse, Status: resp.StatusCode, Endpoint: rq.endpoint,
@@ -168,10 +168,10 @@ const (
 func (c *Client) errorFromResponse(endpoint, tok string, resp *http.Response, raw []byte, rl crm.RateLimit) *crm.APIError {
 	e := &crm.APIError{Status: resp.StatusCode, Endpoint: endpoint, RateLimit: rl}
 	if eb, ok := parseErrorBody(raw); ok && isJSON(resp.Header.Get("Content-Type")) {
-		e.Category = truncate(printable(eb.ErrorCode), 100)
-		e.Message = truncate(printable(eb.Message), 500)
+		e.Category = crm.Truncate(crm.Printable(eb.ErrorCode), 100)
+		e.Message = crm.Truncate(crm.Printable(eb.Message), 500)
 	} else {
-		e.Message = describeBody(resp.Header.Get("Content-Type"), raw)
+		e.Message = crm.DescribeBody(resp.Header.Get("Content-Type"), raw)
 	}
 	switch s := resp.StatusCode; {
 	case s == http.StatusUnauthorized:
@@ -255,56 +255,4 @@ func isJSON(contentType string) bool {
 		return false
 	}
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
-}
-
-// describeBody summarises a body we could not parse, without echoing more than a short,
-// printable prefix of it (an HTML error page's title is what a human needs).
-func describeBody(contentType string, raw []byte) string {
-	if len(raw) == 0 {
-		return "empty body"
-	}
-	ct := contentType
-	if ct == "" {
-		ct = "no content type"
-	}
-	ct = truncate(printable(ct), 60)
-	s := string(raw)
-	low := asciiLower(s)
-	if i := strings.Index(low, "<title>"); i >= 0 {
-		start := i + len("<title>")
-		if j := strings.Index(low[start:], "</title>"); j >= 0 {
-			return fmt.Sprintf("%s page %q", ct, truncate(printable(strings.TrimSpace(s[start:start+j])), 120))
-		}
-	}
-	return fmt.Sprintf("%s body %q", ct, truncate(printable(s), 120))
-}
-
-// asciiLower lowers ASCII letters and leaves every other byte, so offsets stay valid.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
-
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && n < len(s) && (s[n]&0xC0) == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -37,7 +37,7 @@ func ParseTime(v string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("timestamp %q is not an ISO-8601 date-time", truncate(printable(v), 40))
+	return time.Time{}, fmt.Errorf("timestamp %q is not an ISO-8601 date-time", crm.Truncate(crm.Printable(v), 40))
 }
 
 // encodeString writes s as a JSON string without HTML escaping.
@@ -124,7 +124,7 @@ func recordFromJSON(endpoint string, raw json.RawMessage, archived bool) (crm.Re
 	if !ok || id == "" {
 		return crm.Record{}, malformedRecord(endpoint, "a record has no Id")
 	}
-	id = truncate(printable(id), 40)
+	id = crm.Truncate(crm.Printable(id), 40)
 	mod, ok := jsonString(fields[fieldModstamp])
 	if !ok || mod == "" {
 		return crm.Record{}, malformedRecord(endpoint, "record %s has no SystemModstamp", id)
@@ -146,7 +146,7 @@ func recordFromJSON(endpoint string, raw json.RawMessage, archived bool) (crm.Re
 	delete(fields, fieldAttrs)
 	for k, v := range fields {
 		if fields[k], err = canonicalValue(v); err != nil {
-			return crm.Record{}, malformedRecord(endpoint, "record %s field %s: %v", id, truncate(printable(k), 60), err)
+			return crm.Record{}, malformedRecord(endpoint, "record %s field %s: %v", id, crm.Truncate(crm.Printable(k), 60), err)
 		}
 	}
 	r.Properties = buildProperties(fields)

@@ -155,7 +155,7 @@ func selectList(props []string, need ...string) ([]string, error) {
 			continue
 		}
 		if !fieldName.MatchString(p) {
-			return nil, fmt.Errorf("salesforce: %q is not a field name", truncate(printable(p), 60))
+			return nil, fmt.Errorf("salesforce: %q is not a field name", crm.Truncate(crm.Printable(p), 60))
 		}
 		if k := strings.ToLower(p); !seen[k] {
 			seen[k] = true
@@ -171,7 +171,7 @@ var recordID = regexp.MustCompile(`^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$`)
 // quoteID renders a record id as a SOQL string literal.
 func quoteID(id string) (string, error) {
 	if !recordID.MatchString(id) {
-		return "", fmt.Errorf("salesforce: %q is not a record id", truncate(printable(id), 40))
+		return "", fmt.Errorf("salesforce: %q is not a record id", crm.Truncate(crm.Printable(id), 40))
 	}
 	return "'" + id + "'", nil
 }
@@ -406,7 +406,7 @@ func (c *Client) Owners(ctx context.Context, after string) (crm.OwnerPage, error
 		if u.LastModifiedDate != "" {
 			if o.UpdatedAt, err = ParseTime(u.LastModifiedDate); err != nil {
 				return crm.OwnerPage{RateLimit: rl}, &crm.APIError{Kind: crm.KindInvalid, Endpoint: endpoint, RateLimit: rl,
-					Category: "MALFORMED_OWNER", Message: fmt.Sprintf("user %s LastModifiedDate: %v", truncate(printable(u.ID), 40), err)}
+					Category: "MALFORMED_OWNER", Message: fmt.Sprintf("user %s LastModifiedDate: %v", crm.Truncate(crm.Printable(u.ID), 40), err)}
 			}
 		}
 		out = append(out, o)

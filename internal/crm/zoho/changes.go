@@ -59,11 +59,11 @@ func (w walkState) String() string {
 func parseWalk(mode string) (walkState, error) {
 	f := strings.SplitN(mode, " ", 3)
 	if len(f) != 3 || f[0] != modeWalk {
-		return walkState{}, fmt.Errorf("zoho: cursor mode %q is not one this connector issued", truncate(mode, 60))
+		return walkState{}, fmt.Errorf("zoho: cursor mode %q is not one this connector issued", crm.Truncate(mode, 60))
 	}
 	secs, err := strconv.ParseInt(f[1], 10, 64)
 	if err != nil {
-		return walkState{}, fmt.Errorf("zoho: cursor mode %q is not one this connector issued", truncate(mode, 60))
+		return walkState{}, fmt.Errorf("zoho: cursor mode %q is not one this connector issued", crm.Truncate(mode, 60))
 	}
 	w := walkState{ims: time.Unix(secs, 0).UTC()}
 	switch {
@@ -71,10 +71,10 @@ func parseWalk(mode string) (walkState, error) {
 		w.token = f[2][2:]
 	case strings.HasPrefix(f[2], "p:"):
 		if w.page, err = strconv.Atoi(f[2][2:]); err != nil || w.page < 2 || w.page > maxPageNumber {
-			return walkState{}, fmt.Errorf("zoho: cursor mode %q is not one this connector issued", truncate(mode, 60))
+			return walkState{}, fmt.Errorf("zoho: cursor mode %q is not one this connector issued", crm.Truncate(mode, 60))
 		}
 	default:
-		return walkState{}, fmt.Errorf("zoho: cursor mode %q is not one this connector issued", truncate(mode, 60))
+		return walkState{}, fmt.Errorf("zoho: cursor mode %q is not one this connector issued", crm.Truncate(mode, 60))
 	}
 	return w, nil
 }

@@ -100,7 +100,7 @@ func (c *Client) do(ctx context.Context, endpoint, path string, query url.Values
 			Message: fmt.Sprintf("response body larger than %d bytes", maxBody), RateLimit: rl}
 	case !isJSON(resp.Header.Get("Content-Type")):
 		return resp.StatusCode, rl, &crm.APIError{Kind: crm.KindBadResponse, Status: resp.StatusCode, Endpoint: endpoint,
-			Message: "expected JSON, got " + describeBody(resp.Header.Get("Content-Type"), raw), RateLimit: rl}
+			Message: "expected JSON, got " + crm.DescribeBody(resp.Header.Get("Content-Type"), raw), RateLimit: rl}
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		return resp.StatusCode, rl, &crm.APIError{Kind: crm.KindBadResponse, Status: resp.StatusCode, Endpoint: endpoint,
@@ -114,10 +114,10 @@ func (c *Client) errorFromResponse(endpoint string, resp *http.Response, raw []b
 	e := &crm.APIError{Kind: kindOf(resp.StatusCode), Status: resp.StatusCode, Endpoint: endpoint, RateLimit: rl}
 	var eb errorBody
 	if isJSON(resp.Header.Get("Content-Type")) && json.Unmarshal(raw, &eb) == nil {
-		e.Category = truncate(printable(eb.Code), 100)
-		e.Message = truncate(printable(eb.Message), 500)
+		e.Category = crm.Truncate(crm.Printable(eb.Code), 100)
+		e.Message = crm.Truncate(crm.Printable(eb.Message), 500)
 	} else {
-		e.Message = describeBody(resp.Header.Get("Content-Type"), raw)
+		e.Message = crm.DescribeBody(resp.Header.Get("Content-Type"), raw)
 	}
 	switch e.Kind {
 	case crm.KindUnauthorized:
@@ -243,55 +243,4 @@ func isJSON(contentType string) bool {
 		return false
 	}
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
-}
-
-// describeBody summarises a body we could not parse, without echoing more than a short,
-// printable prefix of it (an HTML error page's title is what a human needs).
-func describeBody(contentType string, raw []byte) string {
-	if len(raw) == 0 {
-		return "empty body"
-	}
-	ct := contentType
-	if ct == "" {
-		ct = "no content type"
-	}
-	s := string(raw)
-	low := asciiLower(s)
-	if i := strings.Index(low, "<title>"); i >= 0 {
-		start := i + len("<title>")
-		if j := strings.Index(low[start:], "</title>"); j >= 0 {
-			return fmt.Sprintf("%s page %q", ct, truncate(printable(strings.TrimSpace(s[start:start+j])), 120))
-		}
-	}
-	return fmt.Sprintf("%s body %q", ct, truncate(printable(s), 120))
-}
-
-// asciiLower lowers ASCII letters and leaves every other byte, so offsets stay valid.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
-
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && n < len(s) && (s[n]&0xC0) == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -202,7 +202,7 @@ func toRecords(endpoint string, data []map[string]json.RawMessage) ([]crm.Record
 		}
 		mod, err := timeField(d[fieldModified])
 		if err != nil || mod.IsZero() {
-			return nil, malformed(endpoint, fmt.Sprintf("record %s has no %s", truncate(id, 40), fieldModified))
+			return nil, malformed(endpoint, fmt.Sprintf("record %s has no %s", crm.Truncate(id, 40), fieldModified))
 		}
 		r := crm.Record{ID: id, UpdatedAt: mod}
 		if created, err := timeField(d[fieldCreated]); err == nil {
@@ -215,7 +215,7 @@ func toRecords(endpoint string, data []map[string]json.RawMessage) ([]crm.Record
 			}
 		}
 		if r.Properties, err = json.Marshal(props); err != nil {
-			return nil, malformed(endpoint, fmt.Sprintf("record %s: %v", truncate(id, 40), err))
+			return nil, malformed(endpoint, fmt.Sprintf("record %s: %v", crm.Truncate(id, 40), err))
 		}
 		out = append(out, r)
 	}
@@ -236,7 +236,7 @@ func flexID(raw json.RawMessage) (string, error) {
 	}
 	var n json.Number
 	if err := json.Unmarshal(raw, &n); err != nil {
-		return "", fmt.Errorf("id %s is neither a string nor a number", truncate(string(raw), 40))
+		return "", fmt.Errorf("id %s is neither a string nor a number", crm.Truncate(string(raw), 40))
 	}
 	return n.String(), nil
 }
@@ -259,7 +259,7 @@ func timeField(raw json.RawMessage) (time.Time, error) {
 func ParseTime(v string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, strings.TrimSpace(v))
 	if err != nil {
-		return time.Time{}, fmt.Errorf("timestamp %q is not ISO-8601 with an offset", truncate(v, 40))
+		return time.Time{}, fmt.Errorf("timestamp %q is not ISO-8601 with an offset", crm.Truncate(v, 40))
 	}
 	return t.UTC(), nil
 }
@@ -281,7 +281,7 @@ func parseListToken(after string) (page int, token string, err error) {
 			return n, "", nil
 		}
 	}
-	return 0, "", fmt.Errorf("zoho: listing token %q is not one this connector issued", truncate(after, 40))
+	return 0, "", fmt.Errorf("zoho: listing token %q is not one this connector issued", crm.Truncate(after, 40))
 }
 
 // nextListToken is the continuation after a page read at page (0 with a token).
@@ -371,7 +371,7 @@ func (c *Client) readDeleted(ctx context.Context, mod string, page int) ([]crm.R
 		}
 		at, err := ParseTime(d.DeletedTime)
 		if err != nil || at.IsZero() {
-			return nil, nil, rl, malformed(endpoint, fmt.Sprintf("deleted record %s has no deleted_time", truncate(id, 40)))
+			return nil, nil, rl, malformed(endpoint, fmt.Sprintf("deleted record %s has no deleted_time", crm.Truncate(id, 40)))
 		}
 		out = append(out, crm.Record{ID: id, UpdatedAt: at, Archived: true, ArchivedAt: at, Properties: json.RawMessage(`{}`)})
 	}
@@ -382,7 +382,7 @@ func (c *Client) readDeleted(ctx context.Context, mod string, page int) ([]crm.R
 func (c *Client) listDeleted(ctx context.Context, mod, after string) (crm.Page, error) {
 	page, token, err := parseListToken(after)
 	if err != nil || token != "" {
-		return crm.Page{}, fmt.Errorf("zoho: deleted-records token %q is not one this connector issued", truncate(after, 40))
+		return crm.Page{}, fmt.Errorf("zoho: deleted-records token %q is not one this connector issued", crm.Truncate(after, 40))
 	}
 	recs, in, rl, err := c.readDeleted(ctx, mod, page)
 	if err != nil {
@@ -448,7 +448,7 @@ func (c *Client) Owners(ctx context.Context, after string) (crm.OwnerPage, error
 	if after != "" {
 		n, err := strconv.Atoi(after)
 		if err != nil || n < 1 {
-			return crm.OwnerPage{}, fmt.Errorf("zoho: owners token %q is not one this connector issued", truncate(after, 40))
+			return crm.OwnerPage{}, fmt.Errorf("zoho: owners token %q is not one this connector issued", crm.Truncate(after, 40))
 		}
 		page = n
 	}
@@ -599,7 +599,7 @@ func (c *Client) Pipelines(ctx context.Context, obj crm.Object) ([]crm.Pipeline,
 				sid = m.DisplayValue
 			}
 			if sid == "" {
-				return bad(fmt.Sprintf("pipeline %s stage %d has no value", truncate(id, 40), j))
+				return bad(fmt.Sprintf("pipeline %s stage %d has no value", crm.Truncate(id, 40), j))
 			}
 			cp.Stages = append(cp.Stages, crm.Stage{ID: sid, Label: m.DisplayValue, DisplayOrder: m.SequenceNumber,
 				Closed: m.ForecastType != "" && m.ForecastType != "Open"})
