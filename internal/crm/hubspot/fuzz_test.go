@@ -3,15 +3,14 @@ package hubspot_test
 import (
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/crm/crmtest"
 	"github.com/crmsync/crmsync/internal/crm/hubspot"
 )
 
@@ -24,6 +23,7 @@ import (
 const fuzzToken = "pat-na1-fuzz-secret-0123456789"
 
 // fuzzResponse is what the shared server answers next.
+// fuzzResponse is one seed answer: (status, content type, headers, body).
 type fuzzResponse struct {
 	status      int
 	contentType string
@@ -34,9 +34,8 @@ type fuzzResponse struct {
 // fuzzServer is one server per fuzz target; the fuzz function runs its inputs one after
 // another, and the mutex keeps the race detector content if it ever does not.
 type fuzzServer struct {
-	mu   sync.Mutex
-	next fuzzResponse
-	c    *hubspot.Client
+	*crmtest.Server
+	c *hubspot.Client
 }
 
 var rateLimitHeaders = []string{
@@ -51,43 +50,12 @@ var rateLimitHeaders = []string{
 
 func newFuzzServer(f *testing.F) *fuzzServer {
 	f.Helper()
-	fs := &fuzzServer{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		fs.mu.Lock()
-		resp := fs.next
-		fs.mu.Unlock()
-		for i, v := range strings.Split(resp.headers, "|") {
-			if i < len(rateLimitHeaders) && v != "" {
-				w.Header().Set(rateLimitHeaders[i], v)
-			}
-		}
-		if resp.contentType != "" {
-			w.Header().Set("Content-Type", resp.contentType)
-		}
-		w.WriteHeader(resp.status)
-		_, _ = w.Write([]byte(resp.body))
-	}))
-	f.Cleanup(srv.Close)
-	c, err := hubspot.New(hubspot.Options{BaseURL: srv.URL, Token: fuzzToken,
+	fs := &fuzzServer{Server: crmtest.NewServer(f, rateLimitHeaders...)}
+	c, err := hubspot.New(hubspot.Options{BaseURL: fs.URL, Token: fuzzToken,
 		HTTPClient: &http.Client{Timeout: 10 * time.Second}})
 	require.NoError(f, err)
 	fs.c = c
 	return fs
-}
-
-// serve sets the next response; statuses outside 200-599 (which WriteHeader rejects or
-// treats as informational) are folded into that range.
-func (fs *fuzzServer) serve(status int, contentType, headers, body string) int {
-	if status < 200 || status > 599 {
-		if status < 0 {
-			status = -(status + 1)
-		}
-		status = 200 + status%400
-	}
-	fs.mu.Lock()
-	fs.next = fuzzResponse{status: status, contentType: contentType, headers: headers, body: body}
-	fs.mu.Unlock()
-	return status
 }
 
 // Seeds every target shares: error bodies from HubSpot and from what stands in front of it.
@@ -215,7 +183,7 @@ func FuzzList(f *testing.F) {
 		`{"results":[{"id":"5","properties":{},"updatedAt":"0001-01-01T00:00:00Z"}],"paging":{"next":null}}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		const after = "MTAxCg%3D%3D"
 		page, err := fs.c.List(t.Context(), crm.ListRequest{Object: crm.Contacts, After: after})
 		checkRateLimit(t, page.RateLimit)
@@ -244,7 +212,7 @@ func FuzzBatchRead(f *testing.F) {
 		f.Add(207, "application/json", "", b)
 	}
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		page, err := fs.c.BatchRead(t.Context(), crm.BatchReadRequest{Object: crm.Companies, IDs: []string{"101", "999"}, Archived: true})
 		checkRateLimit(t, page.RateLimit)
 		if err != nil {
@@ -278,7 +246,7 @@ func FuzzChanges(f *testing.F) {
 	from := time.Date(2026, 1, 2, 3, 4, 5, 678e6, time.UTC)
 	cursors := []crm.Cursor{{ModifiedAt: from, ID: "5"}, {ModifiedAt: from, ID: "5", Mode: "ties"}, {ModifiedAt: from}}
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		for _, cur := range cursors {
 			page, err := fs.c.Changes(t.Context(), crm.ChangesRequest{Object: crm.Deals, From: cur})
 			checkRateLimit(t, page.RateLimit)
@@ -311,7 +279,7 @@ func FuzzOwners(f *testing.F) {
 		`{"results":[{"id":7}]}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		const after = "owners-1"
 		page, err := fs.c.Owners(t.Context(), after)
 		checkRateLimit(t, page.RateLimit)
@@ -338,7 +306,7 @@ func FuzzPipelines(f *testing.F) {
 		`{"results":[{"id":"","stages":null}]}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		ps, rl, err := fs.c.Pipelines(t.Context(), crm.Deals)
 		checkRateLimit(t, rl)
 		if err != nil {
@@ -364,7 +332,7 @@ func FuzzProperties(f *testing.F) {
 		`{"results":[{"name":""}]}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		props, rl, err := fs.c.Properties(t.Context(), crm.Contacts)
 		checkRateLimit(t, rl)
 		if err != nil {
@@ -386,7 +354,7 @@ func FuzzDailyUsage(f *testing.F) {
 		`{"results":[{"name":"other"}]}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		u, rl, err := fs.c.DailyUsage(t.Context())
 		checkRateLimit(t, rl)
 		if err != nil {
@@ -412,7 +380,7 @@ func FuzzAssociations(f *testing.F) {
 	f.Add(207, "application/json", "", `{"status":"COMPLETE","results":[],"errors":[{"category":"RATE_LIMITS","message":"x"}]}`)
 	asked := []crm.AssociationCursor{{FromID: "101", After: "first"}, {FromID: "102", After: "cur-102"}, {FromID: "103", After: "x"}}
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		for _, cont := range []bool{false, true} {
 			var page crm.AssociationPage
 			var err error

@@ -3,15 +3,14 @@ package pipedrive_test
 import (
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/crm/crmtest"
 	"github.com/crmsync/crmsync/internal/crm/pipedrive"
 )
 
@@ -23,6 +22,7 @@ import (
 
 const fuzzToken = "api-token-fuzz-secret-0123456789"
 
+// fuzzResponse is one seed answer: (status, content type, headers, body).
 type fuzzResponse struct {
 	status      int
 	contentType string
@@ -32,9 +32,8 @@ type fuzzResponse struct {
 
 // fuzzServer is one server per fuzz target; the mutex keeps the race detector content.
 type fuzzServer struct {
-	mu   sync.Mutex
-	next fuzzResponse
-	c    *pipedrive.Client
+	*crmtest.Server
+	c *pipedrive.Client
 }
 
 var fuzzHeaders = []string{
@@ -48,42 +47,12 @@ var fuzzHeaders = []string{
 
 func newFuzzServer(f *testing.F) *fuzzServer {
 	f.Helper()
-	fs := &fuzzServer{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		fs.mu.Lock()
-		resp := fs.next
-		fs.mu.Unlock()
-		for i, v := range strings.Split(resp.headers, "|") {
-			if i < len(fuzzHeaders) && v != "" {
-				w.Header().Set(fuzzHeaders[i], v)
-			}
-		}
-		if resp.contentType != "" {
-			w.Header().Set("Content-Type", resp.contentType)
-		}
-		w.WriteHeader(resp.status)
-		_, _ = w.Write([]byte(resp.body))
-	}))
-	f.Cleanup(srv.Close)
-	c, err := pipedrive.New(pipedrive.Options{BaseURL: srv.URL, Tokens: crm.StaticToken(fuzzToken), DailyTokens: 30000,
+	fs := &fuzzServer{Server: crmtest.NewServer(f, fuzzHeaders...)}
+	c, err := pipedrive.New(pipedrive.Options{BaseURL: fs.URL, Tokens: crm.StaticToken(fuzzToken), DailyTokens: 30000,
 		HTTPClient: &http.Client{Timeout: 10 * time.Second}})
 	require.NoError(f, err)
 	fs.c = c
 	return fs
-}
-
-// serve sets the next response; statuses outside 200-599 are folded into that range.
-func (fs *fuzzServer) serve(status int, contentType, headers, body string) int {
-	if status < 200 || status > 599 {
-		if status < 0 {
-			status = -(status + 1)
-		}
-		status = 200 + status%400
-	}
-	fs.mu.Lock()
-	fs.next = fuzzResponse{status: status, contentType: contentType, headers: headers, body: body}
-	fs.mu.Unlock()
-	return status
 }
 
 // Seeds every target shares: Pipedrive's error bodies and what stands in front of it.
@@ -213,7 +182,7 @@ func FuzzList(f *testing.F) {
 		`{"success":true,"data":[{"id":99999999999999999999999,"update_time":"2026-01-01T00:00:00Z"}]}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		const after = "cur-1"
 		for _, req := range []crm.ListRequest{{Object: crm.Contacts, After: after}, {Object: crm.Deals, After: after, Archived: true}} {
 			page, err := fs.c.List(t.Context(), req)
@@ -239,7 +208,7 @@ func FuzzBatchRead(f *testing.F) {
 		`{"success":true,"data":[{"id":101,"update_time":"2026-01-02T03:04:05Z"},{"id":7,"update_time":"2026-01-02T03:04:05Z"}]}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		for _, archived := range []bool{false, true} {
 			page, err := fs.c.BatchRead(t.Context(), crm.BatchReadRequest{Object: crm.Deals, IDs: []string{"101", "102", "103"}, Archived: archived})
 			checkRateLimit(t, page.RateLimit)
@@ -277,7 +246,7 @@ func FuzzChanges(f *testing.F) {
 	cursors := []crm.Cursor{{ModifiedAt: from, ID: "5"}, {ModifiedAt: from}, {ModifiedAt: from, ID: "5", Mode: "ties"},
 		{ModifiedAt: from, ID: "5", Mode: "ties:c1"}, {ModifiedAt: from.Add(678 * time.Millisecond)}}
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		for _, cur := range cursors {
 			page, err := fs.c.Changes(t.Context(), crm.ChangesRequest{Object: crm.Deals, From: cur})
 			checkRateLimit(t, page.RateLimit)
@@ -316,7 +285,7 @@ func FuzzOwners(f *testing.F) {
 		`{"success":true,"data":[{"id":7,"modified":7}]}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		page, err := fs.c.Owners(t.Context(), "500")
 		checkRateLimit(t, page.RateLimit)
 		if err != nil {
@@ -341,7 +310,7 @@ func FuzzPipelines(f *testing.F) {
 		`{"success":true,"data":[{"id":2,"pipeline_id":2,"is_deleted":true}],"additional_data":{"next_cursor":"more"}}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		ps, rl, err := fs.c.Pipelines(t.Context(), crm.Deals)
 		checkRateLimit(t, rl)
 		if err != nil {
@@ -368,7 +337,7 @@ func FuzzProperties(f *testing.F) {
 		`{"success":true,"data":[{"field_code":5}]}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		props, rl, err := fs.c.Properties(t.Context(), crm.Contacts)
 		checkRateLimit(t, rl)
 		if err != nil {

@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/crm/crmtest"
 	"github.com/crmsync/crmsync/internal/crm/salesforce"
 )
 
@@ -24,6 +23,7 @@ import (
 
 const fuzzSecret = "00DfuzzSECRET!AQ4AQ-session-0123456789"
 
+// fuzzResponse is one seed answer: (status, content type, headers, body).
 type fuzzResponse struct {
 	status      int
 	contentType string
@@ -32,33 +32,16 @@ type fuzzResponse struct {
 }
 
 type fuzzServer struct {
-	mu   sync.Mutex
-	next fuzzResponse
-	c    *salesforce.Client
+	*crmtest.Server
+	c *salesforce.Client
 }
 
 var fuzzHeaderNames = []string{"Sforce-Limit-Info", "Retry-After", "Sforce-Locator", "Sforce-NumberOfRecords"}
 
 func newFuzzServer(f *testing.F) *fuzzServer {
 	f.Helper()
-	fs := &fuzzServer{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		fs.mu.Lock()
-		resp := fs.next
-		fs.mu.Unlock()
-		for i, v := range strings.Split(resp.headers, "|") {
-			if i < len(fuzzHeaderNames) && v != "" {
-				w.Header().Set(fuzzHeaderNames[i], v)
-			}
-		}
-		if resp.contentType != "" {
-			w.Header().Set("Content-Type", resp.contentType)
-		}
-		w.WriteHeader(resp.status)
-		_, _ = w.Write([]byte(resp.body))
-	}))
-	f.Cleanup(srv.Close)
-	c, err := salesforce.New(salesforce.Options{BaseURL: srv.URL, Tokens: expiringToken(fuzzSecret),
+	fs := &fuzzServer{Server: crmtest.NewServer(f, fuzzHeaderNames...)}
+	c, err := salesforce.New(salesforce.Options{BaseURL: fs.URL, Tokens: expiringToken(fuzzSecret),
 		HTTPClient: &http.Client{Timeout: 10 * time.Second}, PageSize: 200})
 	require.NoError(f, err)
 	fs.c = c
@@ -72,20 +55,6 @@ type expiringToken string
 func (t expiringToken) Token(context.Context) (string, error) { return string(t), nil }
 
 func (t expiringToken) Expired(string) bool { return true }
-
-// serve sets the next response; statuses outside 200-599 are folded into that range.
-func (fs *fuzzServer) serve(status int, contentType, headers, body string) int {
-	if status < 200 || status > 599 {
-		if status < 0 {
-			status = -(status + 1)
-		}
-		status = 200 + status%400
-	}
-	fs.mu.Lock()
-	fs.next = fuzzResponse{status: status, contentType: contentType, headers: headers, body: body}
-	fs.mu.Unlock()
-	return status
-}
 
 // errorSeeds are error answers from Salesforce and from what stands in front of it.
 var errorSeeds = []fuzzResponse{
@@ -217,7 +186,7 @@ func FuzzList(f *testing.F) {
 		`{"done":true,"records":["x",null]}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		for _, req := range []crm.ListRequest{
 			{Object: crm.Contacts, Properties: []string{"Email", "email", "NumberOfEmployees"}},
 			{Object: crm.Contacts, Archived: true, After: "/services/data/v62.0/query/01g-200"},
@@ -251,7 +220,7 @@ func FuzzChanges(f *testing.F) {
 	cursors := []crm.Cursor{{}, {ModifiedAt: from}, {ModifiedAt: from, ID: "0035g00000AbCd9AAV"},
 		{ModifiedAt: from.Add(123 * time.Millisecond), ID: "0035g00000AbCd9AAV", Mode: "ties"}}
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		for _, cur := range cursors {
 			page, err := fs.c.Changes(t.Context(), crm.ChangesRequest{Object: crm.Deals, From: cur, Properties: []string{"Amount"}})
 			checkRateLimit(t, page.RateLimit)
@@ -280,7 +249,7 @@ func FuzzBatchRead(f *testing.F) {
 		`[{"errorCode":"INVALID_ID_FIELD","message":"invalid id"}]`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		for _, archived := range []bool{false, true} {
 			page, err := fs.c.BatchRead(t.Context(), crm.BatchReadRequest{Object: crm.Companies,
 				IDs: []string{"0015g00000AbCdEAAV", "0015g00000AbCdFAAV"}, Properties: []string{"Name"}, Archived: archived})
@@ -312,7 +281,7 @@ func FuzzOwners(f *testing.F) {
 		`{"done":false,"nextRecordsUrl":"/services/data/v62.0/query/01g-200","records":[]}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		for _, after := range []string{"", "/services/data/v62.0/query/01g-200"} {
 			page, err := fs.c.Owners(t.Context(), after)
 			checkRateLimit(t, page.RateLimit)
@@ -338,7 +307,7 @@ func FuzzPipelines(f *testing.F) {
 		`{"done":true,"records":[{"MasterLabel":"x","IsClosed":"yes"}]}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		ps, rl, err := fs.c.Pipelines(t.Context(), crm.Deals)
 		checkRateLimit(t, rl)
 		if err != nil {
@@ -363,7 +332,7 @@ func FuzzProperties(f *testing.F) {
 		`{"fields":null}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		props, rl, err := fs.c.Properties(t.Context(), crm.Contacts)
 		checkRateLimit(t, rl)
 		if err != nil {
@@ -387,7 +356,7 @@ func FuzzDailyUsage(f *testing.F) {
 		`{"DailyApiRequests":{"Max":10,"Remaining":50}}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		u, rl, err := fs.c.DailyUsage(t.Context())
 		checkRateLimit(t, rl)
 		if err != nil {
@@ -410,7 +379,7 @@ func FuzzBulkJob(f *testing.F) {
 		`{"id":"../../x","state":"Sleeping"}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		id, rl, err := fs.c.StartQuery(t.Context(), crm.Companies, []string{"Name"})
 		checkRateLimit(t, rl)
 		if err != nil {
@@ -451,7 +420,7 @@ func FuzzBulkResults(f *testing.F) {
 	}
 	props := []crm.Property{{Name: "Amount", Type: "currency"}, {Name: "IsWon", Type: "boolean"}, {Name: "Name", Type: "string"}}
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		n := 0
 		next, rl, err := fs.c.Results(t.Context(), "7505g00000AbCdEAAV", "loc-1", 100, props, func(r crm.Record) error {
 			checkRecords(t, []crm.Record{r})

@@ -4,15 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/crm/crmtest"
 	"github.com/crmsync/crmsync/internal/crm/zoho"
 )
 
@@ -24,6 +23,7 @@ import (
 
 const fuzzToken = "1000.fuzz-secret-0123456789abcdef"
 
+// fuzzResponse is one seed answer: (status, content type, headers, body).
 type fuzzResponse struct {
 	status      int
 	contentType string
@@ -32,9 +32,8 @@ type fuzzResponse struct {
 }
 
 type fuzzServer struct {
-	mu   sync.Mutex
-	next fuzzResponse
-	c    *zoho.Client
+	*crmtest.Server
+	c *zoho.Client
 }
 
 var fuzzHeaders = []string{
@@ -49,43 +48,12 @@ var fuzzHeaders = []string{
 
 func newFuzzServer(f *testing.F) *fuzzServer {
 	f.Helper()
-	fs := &fuzzServer{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		fs.mu.Lock()
-		resp := fs.next
-		fs.mu.Unlock()
-		for i, v := range strings.Split(resp.headers, "|") {
-			if i < len(fuzzHeaders) && v != "" {
-				w.Header().Set(fuzzHeaders[i], v)
-			}
-		}
-		if resp.contentType != "" {
-			w.Header().Set("Content-Type", resp.contentType)
-		}
-		w.WriteHeader(resp.status)
-		_, _ = w.Write([]byte(resp.body))
-	}))
-	f.Cleanup(srv.Close)
-	c, err := zoho.New(zoho.Options{BaseURL: srv.URL, Tokens: crm.StaticToken(fuzzToken), DealsLayoutID: "4150868500000000102",
+	fs := &fuzzServer{Server: crmtest.NewServer(f, fuzzHeaders...)}
+	c, err := zoho.New(zoho.Options{BaseURL: fs.URL, Tokens: crm.StaticToken(fuzzToken), DealsLayoutID: "4150868500000000102",
 		HTTPClient: &http.Client{Timeout: 10 * time.Second}})
 	require.NoError(f, err)
 	fs.c = c
 	return fs
-}
-
-// serve sets the next response; statuses outside 200-599 are folded into that range, and
-// 1xx-free: WriteHeader rejects or treats them as informational.
-func (fs *fuzzServer) serve(status int, contentType, headers, body string) int {
-	if status < 200 || status > 599 {
-		if status < 0 {
-			status = -(status + 1)
-		}
-		status = 200 + status%400
-	}
-	fs.mu.Lock()
-	fs.next = fuzzResponse{status: status, contentType: contentType, headers: headers, body: body}
-	fs.mu.Unlock()
-	return status
 }
 
 // errorSeeds are answers every endpoint can get: Zoho's errors and what stands in front.
@@ -205,7 +173,7 @@ func FuzzList(f *testing.F) {
 		"created_by":{"name":"A","id":"1"},"deleted_time":"2026-01-02T03:04:05+00:00"}],"info":{"per_page":200,"count":1,"page":1,"more_records":true}}`)
 	f.Add(200, "application/json", "", `{"data":[{"id":"7","deleted_time":null}]}`)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		for _, req := range []crm.ListRequest{
 			{Object: crm.Contacts, After: "t.same"},
 			{Object: crm.Companies, After: "p.10", Properties: []string{"Account_Name"}},
@@ -232,7 +200,7 @@ func FuzzBatchRead(f *testing.F) {
 	addSeeds(f, listBody,
 		`{"data":[{"id":"4150868100000000099","display_name":"gone","deleted_time":"2026-01-02T03:04:05+00:00"}],"info":{"more_records":false}}`)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		ids := []string{"4150868100000000051", "4150868100000000099"}
 		for _, archived := range []bool{false, true} {
 			page, err := fs.c.BatchRead(t.Context(), crm.BatchReadRequest{Object: crm.Contacts, IDs: ids, Archived: archived})
@@ -274,7 +242,7 @@ func FuzzChanges(f *testing.F) {
 		{},
 	}
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		for _, cur := range cursors {
 			page, err := fs.c.Changes(t.Context(), crm.ChangesRequest{Object: crm.Deals, From: cur})
 			checkRateLimit(t, page.RateLimit)
@@ -307,7 +275,7 @@ func FuzzOwners(f *testing.F) {
 		`{"users":[{"id":[1]}]}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		page, err := fs.c.Owners(t.Context(), "2")
 		checkRateLimit(t, page.RateLimit)
 		if err != nil {
@@ -334,7 +302,7 @@ func FuzzPipelines(f *testing.F) {
 		`{"pipeline":[{"actual_value":"p","maps":null}]}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		ps, rl, err := fs.c.Pipelines(t.Context(), crm.Deals)
 		checkRateLimit(t, rl)
 		if err != nil {
@@ -359,7 +327,7 @@ func FuzzProperties(f *testing.F) {
 		`{"layouts":[{"id":"4150868500000000102","name":"Standard","status":"active"},{"id":null}]}`,
 	)
 	f.Fuzz(func(t *testing.T, status int, contentType, headers, body string) {
-		status = fs.serve(status, contentType, headers, body)
+		status = fs.Serve(status, contentType, headers, body)
 		props, rl, err := fs.c.Properties(t.Context(), crm.Contacts)
 		checkRateLimit(t, rl)
 		if err != nil {
