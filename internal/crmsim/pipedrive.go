@@ -84,22 +84,13 @@ func (o *PipedriveOptions) applyDefaults() {
 }
 
 func (o *PipedriveOptions) validate() []error {
-	var errs []error
-	for _, v := range []struct {
-		name  string
-		value int64
-	}{
-		{"pipedrive burst limit", int64(o.BurstLimit)},
-		{"pipedrive OAuth burst limit", int64(o.OAuthBurstLimit)},
-		{"pipedrive burst window", int64(o.BurstWindow)},
-		{"pipedrive daily tokens", int64(o.DailyTokens)},
-		{"pipedrive list cost", int64(o.ListCost)},
-	} {
-		if v.value < 0 {
-			errs = append(errs, fmt.Errorf("%s must not be negative, got %d", v.name, v.value))
-		}
-	}
-	return errs
+	return negatives(
+		namedValue{"pipedrive burst limit", int64(o.BurstLimit)},
+		namedValue{"pipedrive OAuth burst limit", int64(o.OAuthBurstLimit)},
+		namedValue{"pipedrive burst window", int64(o.BurstWindow)},
+		namedValue{"pipedrive daily tokens", int64(o.DailyTokens)},
+		namedValue{"pipedrive list cost", int64(o.ListCost)},
+	)
 }
 
 // The two limits a Pipedrive 429 can come from.

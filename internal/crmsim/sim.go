@@ -172,32 +172,24 @@ func (o *Options) validate() error {
 		}
 		seen[tok] = true
 	}
-	nonNegative := []struct {
-		name  string
-		value int64
-	}{
-		{"contacts", int64(o.Contacts)},
-		{"companies", int64(o.Companies)},
-		{"deals", int64(o.Deals)},
-		{"owners", int64(o.Owners)},
-		{"ten-second limit", int64(o.TenSecondLimit)},
-		{"daily limit", int64(o.DailyLimit)},
-		{"search per second", int64(o.SearchPerSecond)},
-		{"day length", int64(o.DayLength)},
-		{"search index lag", int64(o.SearchIndexLag)},
-		{"latency", int64(o.Latency)},
-		{"association page size", int64(o.AssociationPageSize)},
-		{"portal id", o.PortalID},
-		{"app id", o.AppID},
-		{"webhook batch", int64(o.WebhookBatch)},
-		{"webhook retry base", int64(o.WebhookRetryBase)},
-		{"access token TTL", int64(o.AccessTokenTTL)},
-	}
-	for _, v := range nonNegative {
-		if v.value < 0 {
-			errs = append(errs, fmt.Errorf("%s must not be negative, got %d", v.name, v.value))
-		}
-	}
+	errs = append(errs, negatives(
+		namedValue{"contacts", int64(o.Contacts)},
+		namedValue{"companies", int64(o.Companies)},
+		namedValue{"deals", int64(o.Deals)},
+		namedValue{"owners", int64(o.Owners)},
+		namedValue{"ten-second limit", int64(o.TenSecondLimit)},
+		namedValue{"daily limit", int64(o.DailyLimit)},
+		namedValue{"search per second", int64(o.SearchPerSecond)},
+		namedValue{"day length", int64(o.DayLength)},
+		namedValue{"search index lag", int64(o.SearchIndexLag)},
+		namedValue{"latency", int64(o.Latency)},
+		namedValue{"association page size", int64(o.AssociationPageSize)},
+		namedValue{"portal id", o.PortalID},
+		namedValue{"app id", o.AppID},
+		namedValue{"webhook batch", int64(o.WebhookBatch)},
+		namedValue{"webhook retry base", int64(o.WebhookRetryBase)},
+		namedValue{"access token TTL", int64(o.AccessTokenTTL)},
+	)...)
 	errs = append(errs, o.validateWebhooks()...)
 	errs = append(errs, o.Salesforce.validate()...)
 	errs = append(errs, o.Pipedrive.validate()...)
@@ -256,3 +248,20 @@ func (s *Sim) NewServer(addr string) *http.Server {
 
 // tokenLabel names a token in stats without revealing it.
 func tokenLabel(i int) string { return fmt.Sprintf("token#%d", i+1) }
+
+// namedValue is an option's name and value, for checks whose errors name the option.
+type namedValue struct {
+	name  string
+	value int64
+}
+
+// negatives reports every option below zero.
+func negatives(vs ...namedValue) []error {
+	var errs []error
+	for _, v := range vs {
+		if v.value < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %d", v.name, v.value))
+		}
+	}
+	return errs
+}

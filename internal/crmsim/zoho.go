@@ -70,21 +70,12 @@ func (o *ZohoOptions) applyDefaults() {
 }
 
 func (o *ZohoOptions) validate() []error {
-	var errs []error
-	for _, v := range []struct {
-		name  string
-		value int64
-	}{
-		{"zoho daily credits", int64(o.DailyCredits)},
-		{"zoho credit window", int64(o.CreditWindow)},
-		{"zoho concurrency", int64(o.Concurrency)},
-		{"zoho max paged records", int64(o.MaxPagedRecords)},
-	} {
-		if v.value < 0 {
-			errs = append(errs, fmt.Errorf("%s must not be negative, got %d", v.name, v.value))
-		}
-	}
-	return errs
+	return negatives(
+		namedValue{"zoho daily credits", int64(o.DailyCredits)},
+		namedValue{"zoho credit window", int64(o.CreditWindow)},
+		namedValue{"zoho concurrency", int64(o.Concurrency)},
+		namedValue{"zoho max paged records", int64(o.MaxPagedRecords)},
+	)
 }
 
 // Zoho's limits, as the dialect tells them.
