@@ -26,6 +26,7 @@ func runAssociations(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer c.Close()
 	var runs []client.WorkflowRun
+	labels := newLabeler(ctx, c, e.Temporal.Namespace, e.cfg, out)
 	for _, in := range e.cfg.Integrations {
 		if *integration != "" && in.ID != *integration {
 			continue
@@ -36,6 +37,7 @@ func runAssociations(ctx context.Context, args []string, out io.Writer) error {
 			}
 			opts := client.StartWorkflowOptions{ID: workflows.AssociationsID(in.ID, p.From, p.To), TaskQueue: e.TaskQueue,
 				WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE}
+			withVisibility(&opts, labels.of(workflows.KindAssociations, in.ID, p.From))
 			run, err := c.ExecuteWorkflow(ctx, opts, workflows.SyncAssociations, workflows.AssociationsInput{Integration: in.ID, From: p.From, To: p.To})
 			if err != nil {
 				return fmt.Errorf("starting the %s associations of %s: %w", p, in.ID, err)

@@ -117,12 +117,24 @@ type demo struct {
 	stops  []func()
 
 	hooks *webhook.Handler
+	// labels gives the workflows the demo starts their memo and search attributes.
+	labels *labeler
 	// pageSize is the connector's list page, for the backfill's minimum calls.
 	pageSize int
 
 	mu          sync.Mutex
 	workerPID   int
 	workerDeath int
+}
+
+// labeler checks the demo's namespace once for crmsync's search attributes.
+func (d *demo) labeler(ctx context.Context) *labeler {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.labels == nil {
+		d.labels = newLabeler(ctx, d.client, "default", d.cfg, d.out)
+	}
+	return d.labels
 }
 
 func (d *demo) say(format string, args ...any) {
@@ -255,7 +267,7 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	backfillStart := time.Now()
 	for _, s := range streams {
-		if _, _, err := startStream(ctx, d.client, config.DefaultTaskQueue, kindBackfill, s, true); err != nil {
+		if _, _, err := startStream(ctx, d.client, config.DefaultTaskQueue, kindBackfill, s, true, d.labeler(ctx)); err != nil {
 			return err
 		}
 	}
@@ -397,7 +409,7 @@ func (d *demo) startTemporal(ctx context.Context, bin string) error {
 
 // devServerArgs are the dev server's flags for the demo and the tests.
 func devServerArgs(port, uiPort int, dbFile string) []string {
-	return []string{"server", "start-dev",
+	args := []string{"server", "start-dev",
 		"--ip", "127.0.0.1", "--port", strconv.Itoa(port), "--ui-port", strconv.Itoa(uiPort),
 		"--db-filename", dbFile,
 		"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
@@ -405,6 +417,11 @@ func devServerArgs(port, uiPort int, dbFile string) []string {
 		"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
 		"--log-level", "warn",
 	}
+	// crmsync's search attributes, so the Web UI can filter the demo's syncs at once.
+	for _, name := range slices.Sorted(maps.Keys(workflows.SearchAttributeTypes())) {
+		args = append(args, "--search-attribute", name+"=Keyword")
+	}
+	return args
 }
 
 // demoConfigHeaders tell, per provider, how to turn the demo's config into a real account's.
@@ -751,7 +768,7 @@ func (d *demo) verify(ctx context.Context, streams []stream) error {
 	asOf := time.Now().Add(-d.flags.sim.indexLag - time.Second)
 	var runs []client.WorkflowRun
 	for _, s := range streams {
-		run, _, err := startStream(ctx, d.client, config.DefaultTaskQueue, kindDelta, s, false)
+		run, _, err := startStream(ctx, d.client, config.DefaultTaskQueue, kindDelta, s, false, d.labeler(ctx))
 		if err != nil {
 			return err
 		}
@@ -836,7 +853,8 @@ func (d *demo) serveWebhooks(ctx context.Context, e *env, secret string) error {
 		}
 		return os.Getenv(name)
 	}
-	h, err := newWebhookHandler(d.cfg, getenv, "", d.store, &signaller{c: d.client, queue: e.TaskQueue, cfg: d.cfg}, e.log)
+	h, err := newWebhookHandler(d.cfg, getenv, "", d.store, &signaller{c: d.client, queue: e.TaskQueue, cfg: d.cfg,
+		labels: d.labeler(ctx)}, e.log)
 	if err != nil {
 		return err
 	}

@@ -36,16 +36,20 @@ func runScheduleApply(ctx context.Context, args []string, out io.Writer) error {
 // run is still going.
 func applySchedules(ctx context.Context, c client.Client, e *env, prune bool, out io.Writer) error {
 	want := map[string]bool{}
+	labels := newLabeler(ctx, c, e.Temporal.Namespace, e.cfg, out)
 	for _, in := range e.cfg.Integrations {
 		for _, obj := range in.Objects {
 			id := workflows.ScheduleID(in.ID, obj)
 			want[id] = true
 			spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: in.Delta.Interval.D()}}}
+			vis := labels.of(workflows.KindDelta, in.ID, obj)
 			action := &client.ScheduleWorkflowAction{
-				ID:        workflows.ScheduledDeltaID(in.ID, obj),
-				Workflow:  workflows.DeltaSync,
-				Args:      []any{workflows.DeltaInput{Integration: in.ID, Object: obj}},
-				TaskQueue: e.TaskQueue,
+				ID:                    workflows.ScheduledDeltaID(in.ID, obj),
+				Workflow:              workflows.DeltaSync,
+				Args:                  []any{workflows.DeltaInput{Integration: in.ID, Object: obj}},
+				TaskQueue:             e.TaskQueue,
+				Memo:                  vis.Memo,
+				TypedSearchAttributes: vis.SearchAttributes,
 			}
 			_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
 				ID:            id,

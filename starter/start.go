@@ -43,8 +43,9 @@ func runStart(ctx context.Context, kind syncKind, args []string, out io.Writer) 
 	}
 
 	runs := make([]client.WorkflowRun, 0, len(streams))
+	labels := newLabeler(ctx, c, e.Temporal.Namespace, e.cfg, out)
 	for _, s := range streams {
-		run, fresh, err := startStream(ctx, c, e.TaskQueue, kind, s, restart)
+		run, fresh, err := startStream(ctx, c, e.TaskQueue, kind, s, restart, labels)
 		if err != nil {
 			return err
 		}
@@ -64,12 +65,17 @@ func runStart(ctx context.Context, kind syncKind, args []string, out io.Writer) 
 
 // startStream starts the stream's workflow under its canonical id. A workflow already
 // running under that id is followed instead of started twice.
-func startStream(ctx context.Context, c client.Client, queue string, kind syncKind, s stream, restart bool) (client.WorkflowRun, bool, error) {
+func startStream(ctx context.Context, c client.Client, queue string, kind syncKind, s stream, restart bool, l *labeler) (client.WorkflowRun, bool, error) {
 	opts := client.StartWorkflowOptions{
 		TaskQueue:                queue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 	}
+	vkind := workflows.KindDelta
+	if kind == kindBackfill {
+		vkind = workflows.KindBackfill
+	}
+	withVisibility(&opts, l.of(vkind, s.integration, s.object))
 	var run client.WorkflowRun
 	var err error
 	switch kind {

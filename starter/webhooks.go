@@ -47,7 +47,8 @@ func runWebhooks(ctx context.Context, args []string, out io.Writer) error {
 	if _, err := st.Migrate(ctx); err != nil {
 		return err
 	}
-	h, err := newWebhookHandler(e.cfg, os.Getenv, *public, st, &signaller{c: c, queue: e.TaskQueue, cfg: e.cfg}, e.log)
+	h, err := newWebhookHandler(e.cfg, os.Getenv, *public, st, &signaller{c: c, queue: e.TaskQueue, cfg: e.cfg,
+		labels: newLabeler(ctx, c, e.Temporal.Namespace, e.cfg, nil)}, e.log)
 	if err != nil {
 		return err
 	}
@@ -105,9 +106,10 @@ func newWebhookHandler(cfg *config.Config, getenv func(string) string, publicURL
 // signaller records a delivery's changes durably in Temporal: signal-with-start of the
 // stream's PushedChanges workflow, which batches them and reads them under the quota.
 type signaller struct {
-	c     client.Client
-	queue string
-	cfg   *config.Config
+	c      client.Client
+	queue  string
+	cfg    *config.Config
+	labels *labeler
 }
 
 // Record implements webhook.Recorder.
@@ -128,8 +130,12 @@ func (s *signaller) Record(ctx context.Context, b webhook.Batch) error {
 	if in.Webhooks != nil && in.Webhooks.FlushAfter > 0 {
 		flush = in.Webhooks.FlushAfter.D()
 	}
+	opts := client.StartWorkflowOptions{TaskQueue: s.queue}
+	if s.labels != nil {
+		withVisibility(&opts, s.labels.of(workflows.KindPushed, b.Integration, obj))
+	}
 	_, err = s.c.SignalWithStartWorkflow(ctx, workflows.PushedID(b.Integration, obj), workflows.SignalChanges, changes,
-		client.StartWorkflowOptions{TaskQueue: s.queue}, workflows.PushedChanges,
+		opts, workflows.PushedChanges,
 		workflows.PushedChangesInput{Integration: b.Integration, Object: obj, FlushAfter: flush.String()})
 	if err != nil {
 		return fmt.Errorf("recording %d changes of %s/%s in Temporal: %w", len(changes), b.Integration, b.Object, err)

@@ -102,6 +102,10 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
+	if err := temporalclient.EnsureSearchAttributes(ctx, c, env.Temporal.Namespace); err != nil {
+		// Syncs run without them; only filtering in the Web UI needs them.
+		log.Warn("crmsync's search attributes are not registered; register them to filter syncs in the Web UI", zap.Error(err))
+	}
 
 	workers := []worker.Worker{newWorkflowWorker(c, env.TaskQueue, acts)}
 	var shared ratelimit.Rates

@@ -14,12 +14,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/crmsync/crmsync/internal/crm"
 	"github.com/crmsync/crmsync/internal/crmsim"
 	"github.com/crmsync/crmsync/internal/pgtest"
 	"github.com/crmsync/crmsync/internal/store"
+	"github.com/crmsync/crmsync/internal/temporalclient"
 	"github.com/crmsync/crmsync/workflows"
 )
 
@@ -44,6 +47,12 @@ func TestStarterBackfillAndSyncWait(t *testing.T) {
 		requestsPer10s: 190,
 	})
 	h.startWorker()
+	// The worker registers crmsync's search attributes at start; the starter sets them on
+	// the workflows it starts once they are there.
+	require.Eventually(t, func() bool {
+		missing, err := temporalclient.MissingSearchAttributes(t.Context(), h.client, "default")
+		return err == nil && len(missing) == 0
+	}, 30*time.Second, 100*time.Millisecond)
 	out := h.starter(2*time.Minute, "backfill", "--wait")
 	t.Logf("starter backfill --wait:\n%s", out)
 	for _, obj := range h.objects {
@@ -52,7 +61,20 @@ func TestStarterBackfillAndSyncWait(t *testing.T) {
 	require.Contains(t, out, "done:")
 	h.requireGroundTruth(time.Time{})
 
-	_, err := h.sim.Mutate(crmsim.MutationSpec{Updates: 20, Archives: 3})
+	// Each sync can be found by its search attributes (the worker registered them), and
+	// its memo says what it is.
+	query := fmt.Sprintf("CrmsyncIntegration = '%s' AND CrmsyncKind = 'backfill' AND CrmsyncProvider = 'hubspot'", h.integration)
+	require.Eventually(t, func() bool {
+		resp, err := h.client.ListWorkflow(t.Context(), &workflowservice.ListWorkflowExecutionsRequest{Namespace: "default", Query: query})
+		return err == nil && len(resp.GetExecutions()) == len(h.objects)
+	}, 30*time.Second, 200*time.Millisecond, "backfills found by %s", query)
+	desc, err := h.client.DescribeWorkflowExecution(t.Context(), workflows.BackfillID(h.integration, crm.Contacts), "")
+	require.NoError(t, err)
+	var description string
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(desc.GetWorkflowExecutionInfo().GetMemo().GetFields()["description"], &description))
+	require.Equal(t, fmt.Sprintf("crmsync backfill of %s contacts (hubspot)", h.integration), description)
+
+	_, err = h.sim.Mutate(crmsim.MutationSpec{Updates: 20, Archives: 3})
 	require.NoError(t, err)
 	out = h.starter(2*time.Minute, "sync", "--wait", "--object", "contacts")
 	t.Logf("starter sync --wait --object contacts:\n%s", out)
