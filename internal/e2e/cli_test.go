@@ -68,10 +68,10 @@ func TestStarterBackfillAndSyncWait(t *testing.T) {
 		resp, err := h.client.ListWorkflow(t.Context(), &workflowservice.ListWorkflowExecutionsRequest{Namespace: "default", Query: query})
 		return err == nil && len(resp.GetExecutions()) == len(h.objects)
 	}, 30*time.Second, 200*time.Millisecond, "backfills found by %s", query)
-	desc, err := h.client.DescribeWorkflowExecution(t.Context(), workflows.BackfillID(h.integration, crm.Contacts), "")
+	desc, err := h.client.DescribeWorkflow(t.Context(), workflows.BackfillID(h.integration, crm.Contacts), "")
 	require.NoError(t, err)
 	var description string
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(desc.GetWorkflowExecutionInfo().GetMemo().GetFields()["description"], &description))
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(desc.RawResponse.GetWorkflowExecutionInfo().GetMemo().GetFields()["description"], &description))
 	require.Equal(t, fmt.Sprintf("crmsync backfill of %s contacts (hubspot)", h.integration), description)
 
 	_, err = h.sim.Mutate(crmsim.MutationSpec{Updates: 20, Archives: 3})
