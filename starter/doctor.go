@@ -69,6 +69,8 @@ type doctor struct {
 	log     *zap.Logger
 	secrets []string
 	results []checkResult
+	// width is the check-name column's, wide enough for the longest integration id.
+	width int
 }
 
 func runDoctor(ctx context.Context, args []string, out io.Writer) error {
@@ -83,7 +85,7 @@ func runDoctor(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func newDoctor(out io.Writer, getenv func(string) string) *doctor {
-	return &doctor{out: out, getenv: getenv, hc: &http.Client{Timeout: doctorTimeout}, log: zap.NewNop()}
+	return &doctor{out: out, getenv: getenv, hc: &http.Client{Timeout: doctorTimeout}, log: zap.NewNop(), width: len("temporal")}
 }
 
 // run performs every check: the environment and config, PostgreSQL, Temporal, then each
@@ -158,9 +160,10 @@ func (d *doctor) scrub(s string) string {
 func (d *doctor) report(r checkResult) {
 	r.Found, r.Fix = d.scrub(r.Found), d.scrub(r.Fix)
 	d.results = append(d.results, r)
-	fmt.Fprintf(d.out, "%-5s %-28s %s\n", r.Status, r.Name, r.Found)
+	d.width = max(d.width, len(r.Name))
+	fmt.Fprintf(d.out, "%-5s %-*s  %s\n", r.Status, d.width, r.Name, r.Found)
 	if r.Fix != "" && r.Status != statusOK {
-		fmt.Fprintf(d.out, "%-5s %-28s fix: %s\n", "", "", r.Fix)
+		fmt.Fprintf(d.out, "%-5s %-*s  fix: %s\n", "", d.width, "", r.Fix)
 	}
 }
 
@@ -185,6 +188,7 @@ func (d *doctor) checkConfig(path string) (*config.Env, *config.Config) {
 	ids := make([]string, len(cfg.Integrations))
 	for i, in := range cfg.Integrations {
 		ids[i] = in.ID
+		d.width = max(d.width, len(in.ID+": schedule companies"))
 	}
 	d.report(checkResult{Status: statusOK, Name: "config", Found: fmt.Sprintf("%s: %d integration(s): %s", e.ConfigPath, len(ids), strings.Join(ids, ", "))})
 	return &e, cfg
