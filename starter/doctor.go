@@ -134,12 +134,20 @@ func (d *doctor) verdict() error {
 	case fails == 0 && warns == 0:
 		fmt.Fprintf(d.out, "all %d checks passed\n", len(d.results))
 	default:
-		fmt.Fprintf(d.out, "%d checks: %d failed, %d warnings\n", len(d.results), fails, warns)
+		fmt.Fprintf(d.out, "%d checks: %d failed, %s\n", len(d.results), fails, plural(warns, "warning"))
 	}
 	if fails > 0 {
 		return errDoctorFailed
 	}
 	return nil
+}
+
+// plural is "1 warning", "2 warnings".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // secret registers a value that must never be printed.
@@ -542,7 +550,7 @@ func (d *doctor) checkSchedules(ctx context.Context, in config.Integration, tc c
 				note = fmt.Sprintf(" (note: %q)", n)
 			}
 			d.report(checkResult{Status: statusWarn, Name: name, Found: id + " is paused" + note,
-				Fix: fmt.Sprintf("temporal schedule toggle --schedule-id %s --unpause --reason 'doctor'", id)})
+				Fix: fmt.Sprintf("unpause it: temporal schedule toggle --schedule-id %s --unpause", id)})
 		case every != in.Delta.Interval.D():
 			d.report(checkResult{Status: statusWarn, Name: name, Found: fmt.Sprintf("%s fires every %s, the config says %s", id, every, in.Delta.Interval.D()),
 				Fix: "run `starter schedule apply`"})
