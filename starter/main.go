@@ -1,6 +1,7 @@
 // Command starter is crmsync's command line: it starts backfills and delta syncs (and can
 // wait for them with live progress), applies the delta Schedules from the config, shows the
-// status of every stream, runs the CRM simulator, and runs the whole demo.
+// status of every stream, checks a deployment (doctor), runs the CRM simulator, and runs
+// the whole demo.
 package main
 
 import (
@@ -37,6 +38,7 @@ Commands:
   schedule apply    create or update the delta Schedules from the config; remove stale ones
   schedule delete   delete crmsync's delta Schedules        [--integration ID]
   status            show every stream's state
+  doctor            check Temporal, PostgreSQL, each CRM's credential and quota, the schedules  [--integration ID]
   webhooks          receive the CRM's signed change notifications  [--listen :8088] [--public-url URL]
   sim               run the CRM simulator                   (starter sim -h for its flags)
   codec-server      decrypt payloads for the Web UI and the temporal CLI  [--listen 127.0.0.1:8081] [--cors-origin URL]
@@ -92,6 +94,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	case "status":
 		return runStatus(ctx, rest, out)
+	case "doctor":
+		return runDoctor(ctx, rest, out)
 	case "webhooks":
 		return runWebhooks(ctx, rest, out)
 	case "associations":

@@ -8,7 +8,8 @@
 //
 // Every figure comes from the simulator's own counters and from PostgreSQL, never from
 // crmsync's view of itself. The JSON lines (prefixed "BENCH ") also go to
-// <out>/results.jsonl, and each run's requests per second to <out>/<run>-persecond.json.
+// <out>/results.jsonl, and each run's requests per second to <out>/<run>-persecond.json,
+// drawn after the table as <out>/<run>.png: calls per second against the quota line.
 package main
 
 import (
@@ -96,6 +97,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if err := rep.printTable(); err != nil {
+		return err
+	}
+	charts, err := writeCharts(opts.outDir, rep.results)
+	for _, c := range charts {
+		fmt.Fprintf(stdout, "chart: %s\n", c)
+	}
+	if err != nil {
 		return err
 	}
 	if ctx.Err() != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -169,10 +170,31 @@ func applyMigration(ctx context.Context, conn *pgx.Conn, m migration) (bool, err
 	return true, nil
 }
 
-// SchemaVersion is the highest applied migration, 0 if none.
+// LatestVersion is the highest migration this build knows: the schema version Migrate
+// brings a database to.
+func LatestVersion() (int, error) {
+	ms, err := loadMigrations()
+	if err != nil {
+		return 0, err
+	}
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	return ms[len(ms)-1].version, nil
+}
+
+// undefinedTable is PostgreSQL's SQLSTATE for a missing table.
+const undefinedTable = "42P01"
+
+// SchemaVersion is the highest applied migration, 0 if none (also when no migration has
+// ever run, so schema_migrations does not exist yet).
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v *int
 	err := s.pool.QueryRow(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == undefinedTable {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("reading schema version: %w", err)
 	}

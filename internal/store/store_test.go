@@ -42,6 +42,9 @@ func TestMigrateIsIdempotentAndSafeConcurrently(t *testing.T) {
 	s, err := store.Open(t.Context(), pgtest.Schema(t))
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
+	before, err := s.SchemaVersion(t.Context())
+	require.NoError(t, err, "no migration yet: no schema_migrations table, version 0")
+	require.Zero(t, before)
 
 	var wg sync.WaitGroup
 	applied := make([]int, 4)
@@ -60,6 +63,9 @@ func TestMigrateIsIdempotentAndSafeConcurrently(t *testing.T) {
 	files, err := os.ReadDir("migrations")
 	require.NoError(t, err)
 	require.Equal(t, len(files), v, "the schema is at the last migration")
+	latest, err := store.LatestVersion()
+	require.NoError(t, err)
+	require.Equal(t, latest, v, "LatestVersion is where Migrate brings the schema")
 	require.Equal(t, v, total, "each migration is applied exactly once across concurrent workers")
 
 	again, err := s.Migrate(t.Context())
