@@ -40,7 +40,9 @@ type Metrics struct {
 	dailyRemaining  *prometheus.GaugeVec
 	dailyMax        *prometheus.GaugeVec
 	records         *prometheus.CounterVec
+	associations    *prometheus.CounterVec
 	syncLag         *prometheus.GaugeVec
+	caughtUp        *prometheus.GaugeVec
 	webhookReceived prometheus.Counter
 	webhookDups     prometheus.Counter
 	webhookRejected *prometheus.CounterVec
@@ -72,8 +74,14 @@ func New() *Metrics {
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "records_written_total",
 			Help: "CRM records written to PostgreSQL (upserts and deletes applied), by integration and object."},
 			[]string{"integration", "object"}),
+		associations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "associations_written_total",
+			Help: "Association links between CRM records written to PostgreSQL, by integration and the objects linked."},
+			[]string{"integration", "from", "to"}),
 		syncLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "sync_lag_seconds",
-			Help: "Seconds between the latest delta page and the modification time of the newest change it wrote: how far PostgreSQL trails the CRM, as of that page."},
+			Help: "How far a stream's delta sync trailed the CRM at its latest page: 0 when the page caught up, else the age of the change cursor (now minus the modification time of the newest change written)."},
+			[]string{"integration", "object"}),
+		caughtUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "sync_caught_up_timestamp_seconds",
+			Help: "Unix time of the latest delta page that reached the end of the CRM's changes; time() minus it is how stale PostgreSQL may be."},
 			[]string{"integration", "object"}),
 		webhookReceived: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_events_received_total",
 			Help: "Webhook events of authentic, well-formed deliveries."}),
@@ -87,7 +95,7 @@ func New() *Metrics {
 		sdk:       newSDKStore(),
 	}
 	for _, c := range []prometheus.Collector{m.crmCalls, m.windowRemaining, m.windowMax, m.dailyRemaining, m.dailyMax,
-		m.records, m.syncLag, m.webhookReceived, m.webhookDups, m.webhookRejected, m.sdk,
+		m.records, m.associations, m.syncLag, m.caughtUp, m.webhookReceived, m.webhookDups, m.webhookRejected, m.sdk,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -154,14 +162,31 @@ func (m *Metrics) RecordsWritten(integration, object string, n int) {
 	m.records.WithLabelValues(integration, object).Add(float64(n))
 }
 
-// SyncLag sets how far a stream trails its CRM: the time between a delta page's write and
-// the modification time of the newest change it carried. Negative lags (clock skew) are
+// AssociationsWritten counts n association links from one object to another written to
+// PostgreSQL.
+func (m *Metrics) AssociationsWritten(integration, from, to string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.associations.WithLabelValues(integration, from, to).Add(float64(n))
+}
+
+// SyncLag sets how far a stream's delta sync trails its CRM as of its latest page: the
+// age of its change cursor, or 0 when the page caught up. Negative lags (clock skew) are
 // recorded as 0.
 func (m *Metrics) SyncLag(integration, object string, lag time.Duration) {
 	if m == nil {
 		return
 	}
 	m.syncLag.WithLabelValues(integration, object).Set(max(lag, 0).Seconds())
+}
+
+// CaughtUp records that a stream's delta sync read every change up to at.
+func (m *Metrics) CaughtUp(integration, object string, at time.Time) {
+	if m == nil {
+		return
+	}
+	m.caughtUp.WithLabelValues(integration, object).Set(float64(at.UnixNano()) / 1e9)
 }
 
 // WebhookReceived counts n events of an authentic, well-formed delivery.

@@ -98,8 +98,10 @@ func TestGaugesAndCounters(t *testing.T) {
 	m.RecordsWritten("acme", "contacts", 100)
 	m.RecordsWritten("acme", "contacts", 20)
 	m.RecordsWritten("acme", "deals", 0)
+	m.AssociationsWritten("acme", "contacts", "companies", 7)
 	m.SyncLag("acme", "contacts", 90*time.Second)
 	m.SyncLag("acme", "deals", -time.Second)
+	m.CaughtUp("acme", "contacts", time.Unix(1700000000, 0))
 	m.WebhookReceived(5)
 	m.WebhookDeduplicated(2)
 	m.WebhookRejected(metrics.RejectBadSignature)
@@ -113,8 +115,10 @@ func TestGaugesAndCounters(t *testing.T) {
 	require.Equal(t, 250000.0, find(t, fams, "crmsync_quota_daily_max", acme))
 	require.Equal(t, 120.0, find(t, fams, "crmsync_records_written_total", map[string]string{"object": "contacts"}))
 	require.Len(t, fams["crmsync_records_written_total"].GetMetric(), 1, "a write of 0 records makes no series")
+	require.Equal(t, 7.0, find(t, fams, "crmsync_associations_written_total", map[string]string{"from": "contacts", "to": "companies"}))
 	require.Equal(t, 90.0, find(t, fams, "crmsync_sync_lag_seconds", map[string]string{"object": "contacts"}))
 	require.Equal(t, 0.0, find(t, fams, "crmsync_sync_lag_seconds", map[string]string{"object": "deals"}))
+	require.Equal(t, 1700000000.0, find(t, fams, "crmsync_sync_caught_up_timestamp_seconds", map[string]string{"object": "contacts"}))
 	require.Equal(t, 5.0, find(t, fams, "crmsync_webhook_events_received_total", nil))
 	require.Equal(t, 2.0, find(t, fams, "crmsync_webhook_events_deduplicated_total", nil))
 	require.Equal(t, 2.0, find(t, fams, "crmsync_webhook_requests_rejected_total", map[string]string{"reason": "bad_signature"}))
@@ -135,7 +139,7 @@ func TestLabelsAreBounded(t *testing.T) {
 	require.Equal(t, 800.0, find(t, fams, "crmsync_crm_calls_total", map[string]string{"endpoint": metrics.Other}))
 
 	// Every crmsync label is one of a known, bounded set of names.
-	allowed := map[string]bool{"integration": true, "provider": true, "endpoint": true, "status": true, "class": true, "object": true, "reason": true}
+	allowed := map[string]bool{"integration": true, "provider": true, "endpoint": true, "status": true, "class": true, "object": true, "reason": true, "from": true, "to": true}
 	for name, mf := range fams {
 		if len(name) < 8 || name[:8] != "crmsync_" {
 			continue
@@ -155,7 +159,9 @@ func TestNilMetricsRecordsNothing(t *testing.T) {
 	m.QuotaWindow("acme", 1, 2)
 	m.QuotaDaily("acme", 1, 2)
 	m.RecordsWritten("acme", "contacts", 1)
+	m.AssociationsWritten("acme", "contacts", "companies", 1)
 	m.SyncLag("acme", "contacts", time.Second)
+	m.CaughtUp("acme", "contacts", time.Now())
 	m.WebhookReceived(1)
 	m.WebhookDeduplicated(1)
 	m.WebhookRejected(metrics.RejectStale)
