@@ -6,6 +6,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +68,16 @@ func TestWorkerServesMetrics(t *testing.T) {
 		"temporal_workflow_task_execution_latency_seconds", "temporal_num_pollers", "temporal_request_total", "temporal_workflow_completed_total"} {
 		require.Contains(t, fams, name, "the SDK's metrics are served")
 	}
+	// Every SDK metric the committed dashboard queries is one a real worker serves.
+	dash, err := os.ReadFile("../../deploy/grafana/crmsync.json")
+	require.NoError(t, err)
+	var sdk int
+	for _, name := range regexp.MustCompile(`\btemporal_[a-zA-Z0-9_]+`).FindAllString(string(dash), -1) {
+		name = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")
+		require.Contains(t, fams, name, "the dashboard queries %s", name)
+		sdk++
+	}
+	require.NotZero(t, sdk)
 
 	var sample []string
 	sc := bufio.NewScanner(bytes.NewReader(raw))
