@@ -17,6 +17,7 @@ import (
 
 	"github.com/crmsync/crmsync/internal/config"
 	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/metrics"
 	"github.com/crmsync/crmsync/internal/refdata"
 	"github.com/crmsync/crmsync/internal/store"
 )
@@ -46,6 +47,8 @@ type Activities struct {
 	integrations map[string]*Integration
 	log          *zap.Logger
 	now          func() time.Time
+	// metrics records CRM calls, quota, records written and sync lag; nil records nothing.
+	metrics *metrics.Metrics
 
 	// PropertiesTTL is how long fetched property definitions are trusted.
 	propertiesTTL time.Duration
@@ -76,6 +79,8 @@ type Options struct {
 	Store        *store.Store
 	Integrations []*Integration
 	Logger       *zap.Logger
+	// Metrics records CRM calls, quota remaining, records written and sync lag (optional).
+	Metrics *metrics.Metrics
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// PropertiesTTL is how long property definitions are trusted (default 1 h).
@@ -117,6 +122,7 @@ func New(opts Options) (*Activities, error) {
 		integrations:  map[string]*Integration{},
 		log:           opts.Logger,
 		now:           opts.Now,
+		metrics:       opts.Metrics,
 		propertiesTTL: opts.PropertiesTTL,
 		maxSlotWait:   opts.MaxSlotWait,
 		sharedQueues:  opts.SharedQueues,
@@ -214,4 +220,13 @@ func (a *Activities) logger(ctx context.Context, ref StreamRef) *zap.Logger {
 func heartbeatWhile(ctx context.Context) (stop func()) {
 	_, stop = heartbeatProgress(ctx)
 	return stop
+}
+
+// writePage writes a page of records and counts the rows it inserted or updated.
+func (a *Activities) writePage(ctx context.Context, w store.PageWrite) (store.WriteResult, error) {
+	res, err := a.store.WritePage(ctx, w)
+	if err == nil {
+		a.metrics.RecordsWritten(w.Key.Integration, string(w.Key.Object), res.Inserted+res.Updated)
+	}
+	return res, err
 }

@@ -102,6 +102,7 @@ func (a *Activities) SyncAssociations(ctx context.Context, in AssociationsPageIn
 		if err != nil {
 			return AssociationsPageResult{}, classify(ctx, "storing "+op, err)
 		}
+		a.metrics.AssociationsWritten(in.Integration, string(in.From), string(in.To), n)
 		p.Result.Calls++
 		p.Result.Links += n
 		p.Result.Remaining = remaining(page.RateLimit)
@@ -146,6 +147,7 @@ func (a *Activities) firstAssociationsPage(ctx context.Context, integ *Integrati
 	if p.Result.Links, err = a.store.ReplaceAssociations(ctx, span); err != nil {
 		return associationsProgress{}, classify(ctx, "storing "+op, err)
 	}
+	a.metrics.AssociationsWritten(in.Integration, string(in.From), string(in.To), p.Result.Links)
 	p.More = page.More
 	return p, nil
 }

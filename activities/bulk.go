@@ -135,7 +135,7 @@ func (a *Activities) BulkResults(ctx context.Context, in BulkResultsInput) (Bulk
 		if len(batch) == 0 {
 			return nil
 		}
-		w, err := a.store.WritePage(ctx, store.PageWrite{Key: key, Records: batch})
+		w, err := a.writePage(ctx, store.PageWrite{Key: key, Records: batch})
 		if err != nil {
 			return err
 		}

@@ -114,7 +114,7 @@ func (a *Activities) ApplyChanges(ctx context.Context, in ApplyChangesInput) (Ap
 		}
 		out.Calls++
 		key := store.StreamKey{Integration: in.Integration, Object: in.Object, Stream: store.StreamWebhook}
-		res, err := a.store.WritePage(ctx, store.PageWrite{Key: key, Records: page.Records})
+		res, err := a.writePage(ctx, store.PageWrite{Key: key, Records: page.Records})
 		if err != nil {
 			return ApplyChangesResult{}, classify(ctx, "storing "+op, err)
 		}
@@ -141,6 +141,7 @@ func (a *Activities) ApplyChanges(ctx context.Context, in ApplyChangesInput) (Ap
 		if err != nil {
 			return ApplyChangesResult{}, classify(ctx, "applying deletions of "+in.String(), err)
 		}
+		a.metrics.RecordsWritten(in.Integration, string(in.Object), n)
 		out.Deleted += n
 	}
 	return out, nil

@@ -76,7 +76,9 @@ func (a *Activities) call(ctx context.Context, in *Integration, kind, op string,
 		}
 		defer leave()
 	}
-	rl, callErr := send(ctx)
+	rl, callErr := send(crm.WithCallObserver(ctx, func(endpoint string, status int) {
+		a.metrics.CRMCall(in.Config.ID, in.Config.Provider, endpoint, status)
+	}))
 	pause := a.learn(ctx, in, kind, res.At, a.now(), rl, callErr, daily)
 	if callErr != nil {
 		if !pause.Until.IsZero() {
@@ -159,6 +161,12 @@ func (a *Activities) learn(ctx context.Context, in *Integration, kind string, sl
 	var ae *crm.APIError
 	if errors.As(callErr, &ae) {
 		rl = ae.RateLimit
+	}
+	if rl.WindowKnown {
+		a.metrics.QuotaWindow(in.Config.ID, rl.Remaining, rl.Max)
+	}
+	if rl.DailyKnown {
+		a.metrics.QuotaDaily(in.Config.ID, rl.DailyRemaining, rl.DailyMax)
 	}
 	used := -1
 	if rl.WindowKnown && kind == ratelimit.KindWindow {

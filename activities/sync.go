@@ -205,7 +205,7 @@ func (a *Activities) listPage(ctx context.Context, ref StreamRef, after string, 
 		}
 		w.Advance.Position = &store.PositionMove{From: after, To: page.Next, Done: done}
 	}
-	res, err := a.store.WritePage(ctx, w)
+	res, err := a.writePage(ctx, w)
 	if err != nil {
 		return crm.Page{}, store.WriteResult{}, classify(ctx, "storing the page of "+op, err)
 	}
@@ -346,9 +346,16 @@ func (a *Activities) DeltaPage(ctx context.Context, in DeltaPageInput) (DeltaPag
 	}
 	key := store.StreamKey{Integration: in.Integration, Object: in.Object, Stream: store.StreamDelta}
 	next := page.Next
-	res, err := a.store.WritePage(ctx, store.PageWrite{Key: key, Records: page.Records, Advance: store.Advance{Cursor: &next}})
+	res, err := a.writePage(ctx, store.PageWrite{Key: key, Records: page.Records, Advance: store.Advance{Cursor: &next}})
 	if err != nil {
 		return DeltaPageResult{}, classify(ctx, "storing changes of "+in.String(), err)
+	}
+	switch now := a.now(); {
+	case !page.More:
+		a.metrics.SyncLag(in.Integration, string(in.Object), 0)
+		a.metrics.CaughtUp(in.Integration, string(in.Object), now)
+	case !next.ModifiedAt.IsZero():
+		a.metrics.SyncLag(in.Integration, string(in.Object), now.Sub(next.ModifiedAt))
 	}
 	return DeltaPageResult{PageResult: pageResult(len(page.Records), res, page.RateLimit), Next: page.Next, More: page.More}, nil
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/crmsync/crmsync/internal/crmsim"
 	"github.com/crmsync/crmsync/internal/groundtruth"
 	"github.com/crmsync/crmsync/internal/logging"
+	"github.com/crmsync/crmsync/internal/metrics"
 	"github.com/crmsync/crmsync/internal/payloadcrypt"
 	"github.com/crmsync/crmsync/internal/ratelimit"
 	"github.com/crmsync/crmsync/internal/store"
@@ -60,6 +61,7 @@ type demoFlags struct {
 	quota10s          int
 	exitAfterBackfill bool
 	webhookAddr       string
+	metricsAddr       string
 	sim               simFlags
 }
 
@@ -79,6 +81,8 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&f.quota10s, "quota", 100, "HubSpot: the simulated CRM's requests per 10 s (the demo's quota; the other providers' limits have their own flags)")
 	fs.BoolVar(&f.exitAfterBackfill, "exit-after-backfill", false, "after the backfill and one delta, check the data and exit (non-zero on any mismatch or 429)")
 	fs.StringVar(&f.webhookAddr, "webhook-addr", "127.0.0.1:8088", "HubSpot: where the demo's webhook receiver listens (the simulator pushes its changes there); empty: no webhooks")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", cmp.Or(os.Getenv("CRMSYNC_METRICS_ADDR"), config.DefaultMetricsAddr),
+		"where the demo's worker serves /metrics ($CRMSYNC_METRICS_ADDR); off: nowhere")
 	f.sim.register(fs, 20000, 5000, 10000)
 	fs.Lookup("mutate-every").DefValue = "2s"
 	f.sim.mutateEvery = 2 * time.Second
@@ -160,8 +164,8 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, addr := range []string{fmt.Sprintf("127.0.0.1:%d", f.temporalPort), fmt.Sprintf("127.0.0.1:%d", f.uiPort), f.simAddr, f.webhookAddr} {
-		if addr == "" {
+	for _, addr := range []string{fmt.Sprintf("127.0.0.1:%d", f.temporalPort), fmt.Sprintf("127.0.0.1:%d", f.uiPort), f.simAddr, f.webhookAddr, f.metricsAddr} {
+		if addr == "" || strings.EqualFold(addr, "off") {
 			continue
 		}
 		if err := portFree(addr); err != nil {
@@ -236,7 +240,7 @@ func (d *demo) run(ctx context.Context) error {
 	workerEnv := append(os.Environ(), "CRMSYNC_CONFIG="+cfgPath, "DATABASE_URL="+dbURL, demoTokenEnv+"="+demoToken,
 		demoClientIDEnv+"="+demoClientID, demoClientSecretEnv+"="+demoClientSecret,
 		"TEMPORAL_ADDRESS="+e.Temporal.Address, "TEMPORAL_NAMESPACE="+e.Temporal.Namespace, "CRMSYNC_TASK_QUEUE="+e.TaskQueue,
-		"CRMSYNC_LOG_FORMAT=json")
+		"CRMSYNC_LOG_FORMAT=json", "CRMSYNC_METRICS_ADDR="+f.metricsAddr)
 	if err := d.superviseWorker(ctx, workerBin, workerEnv); err != nil {
 		return err
 	}
@@ -853,8 +857,9 @@ func (d *demo) serveWebhooks(ctx context.Context, e *env, secret string) error {
 		}
 		return os.Getenv(name)
 	}
+	m := metrics.New()
 	h, err := newWebhookHandler(d.cfg, getenv, "", d.store, &signaller{c: d.client, queue: e.TaskQueue, cfg: d.cfg,
-		labels: d.labeler(ctx)}, e.log)
+		labels: d.labeler(ctx)}, e.log, m)
 	if err != nil {
 		return err
 	}
@@ -862,7 +867,7 @@ func (d *demo) serveWebhooks(ctx context.Context, e *env, secret string) error {
 	if err != nil {
 		return fmt.Errorf("webhook receiver: %w", err)
 	}
-	srv := webhookServer(h)
+	srv := webhookServer(h, m)
 	go func() { _ = srv.Serve(ln) }()
 	d.stops = append(d.stops, func() { _ = srv.Close() })
 	d.hooks = h

@@ -17,6 +17,7 @@ import (
 	"github.com/crmsync/crmsync/activities"
 	"github.com/crmsync/crmsync/internal/config"
 	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/metrics"
 	"github.com/crmsync/crmsync/internal/store"
 	"github.com/crmsync/crmsync/internal/webhook"
 	"github.com/crmsync/crmsync/workflows"
@@ -47,8 +48,9 @@ func runWebhooks(ctx context.Context, args []string, out io.Writer) error {
 	if _, err := st.Migrate(ctx); err != nil {
 		return err
 	}
+	m := metrics.New()
 	h, err := newWebhookHandler(e.cfg, os.Getenv, *public, st, &signaller{c: c, queue: e.TaskQueue, cfg: e.cfg,
-		labels: newLabeler(ctx, c, e.Temporal.Namespace, e.cfg, nil)}, e.log)
+		labels: newLabeler(ctx, c, e.Temporal.Namespace, e.cfg, nil)}, e.log, m)
 	if err != nil {
 		return err
 	}
@@ -56,7 +58,7 @@ func runWebhooks(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("webhooks: %w", err)
 	}
-	srv := webhookServer(h)
+	srv := webhookServer(h, m)
 	go pruneWebhookEvents(ctx, st, e.log)
 	go func() {
 		<-ctx.Done()
@@ -71,17 +73,18 @@ func runWebhooks(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-// webhookServer serves the receiver at WebhookPath, and /healthz, with timeouts that keep a
-// slow or stalled sender from holding a connection.
-func webhookServer(h http.Handler) *http.Server {
+// webhookServer serves the receiver at WebhookPath, its metrics at /metrics, and /healthz,
+// with timeouts that keep a slow or stalled sender from holding a connection.
+func webhookServer(h http.Handler, m *metrics.Metrics) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle(WebhookPath, h)
+	mux.Handle("GET /metrics", m.Handler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 }
 
 // newWebhookHandler builds the receiver for every integration with a webhooks section.
-func newWebhookHandler(cfg *config.Config, getenv func(string) string, publicURL string, dedup webhook.Deduper, rec webhook.Recorder, log *zap.Logger) (*webhook.Handler, error) {
+func newWebhookHandler(cfg *config.Config, getenv func(string) string, publicURL string, dedup webhook.Deduper, rec webhook.Recorder, log *zap.Logger, m *metrics.Metrics) (*webhook.Handler, error) {
 	portals := map[int64]webhook.Portal{}
 	for _, in := range cfg.Integrations {
 		if in.Webhooks == nil {
@@ -100,7 +103,7 @@ func newWebhookHandler(cfg *config.Config, getenv func(string) string, publicURL
 	if len(portals) == 0 {
 		return nil, errors.New("webhooks: no integration has a webhooks section (portal_id, secret_env) in the config")
 	}
-	return webhook.New(webhook.Options{Portals: portals, PublicURL: publicURL, Dedup: dedup, Recorder: rec, Logger: log})
+	return webhook.New(webhook.Options{Portals: portals, PublicURL: publicURL, Dedup: dedup, Recorder: rec, Logger: log, Metrics: m})
 }
 
 // signaller records a delivery's changes durably in Temporal: signal-with-start of the

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -22,6 +24,7 @@ import (
 	"github.com/crmsync/crmsync/internal/config"
 	"github.com/crmsync/crmsync/internal/crm/provider"
 	"github.com/crmsync/crmsync/internal/logging"
+	"github.com/crmsync/crmsync/internal/metrics"
 	"github.com/crmsync/crmsync/internal/ratelimit"
 	"github.com/crmsync/crmsync/internal/store"
 	"github.com/crmsync/crmsync/internal/temporalclient"
@@ -92,12 +95,21 @@ func run(ctx context.Context) error {
 	}
 	log.Info("database ready", zap.Int("schema_version", version), zap.Int("migrations_applied", applied))
 
-	acts, err := activities.New(activities.Options{Store: st, Integrations: integrations, Logger: log, SharedQueues: env.SharedQueues})
+	m := metrics.New()
+	if env.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(ctx, env.MetricsAddr, m, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
+
+	acts, err := activities.New(activities.Options{Store: st, Integrations: integrations, Logger: log, Metrics: m, SharedQueues: env.SharedQueues})
 	if err != nil {
 		return err
 	}
 
-	c, err := temporalclient.Dial(ctx, env.Temporal, log)
+	c, err := temporalclient.Dial(ctx, env.Temporal, log, temporalclient.WithMetrics(m.Temporal()))
 	if err != nil {
 		return err
 	}
@@ -153,6 +165,30 @@ func run(ctx context.Context) error {
 		w.Stop()
 	}
 	return nil
+}
+
+// serveMetrics serves GET /metrics (Prometheus) and /healthz on addr until ctx ends or
+// stop is called. It listens before returning, so a taken port fails the start.
+func serveMetrics(ctx context.Context, addr string, m *metrics.Metrics, log *zap.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics (CRMSYNC_METRICS_ADDR=%s; \"off\" disables): %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", zap.Error(err))
+		}
+	}()
+	log.Info("serving metrics", zap.String("addr", ln.Addr().String()), zap.String("path", "/metrics"))
+	return func() {
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}, nil
 }
 
 func newWorkflowWorker(c client.Client, queue string, acts *activities.Activities) worker.Worker {

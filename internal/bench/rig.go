@@ -294,6 +294,8 @@ func (r *rig) workerEnv(b *bench) []string {
 		"CRMSYNC_TASK_QUEUES="+map[bool]string{false: "per-integration", true: "shared"}[r.spec.sharedQueues],
 		// The bench's own client does not encrypt; nor may the workers.
 		config.PayloadKeysEnv+"=",
+		// Several workers run on one machine; none serves metrics.
+		"CRMSYNC_METRICS_ADDR=off",
 	)
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 
@@ -27,6 +28,9 @@ type Env struct {
 	// shared task queues (with the credential as fairness key) rather than two queues per
 	// integration ("per-integration", the default). Every worker of a deployment must agree.
 	SharedQueues bool
+	// MetricsAddr is CRMSYNC_METRICS_ADDR (default 127.0.0.1:9464): where the worker serves
+	// GET /metrics (Prometheus) and /healthz. Empty when set to "off".
+	MetricsAddr string
 	// Temporal is how to reach the Temporal server.
 	Temporal Temporal
 }
@@ -61,6 +65,7 @@ const (
 	DefaultTaskQueue   = "crmsync"
 	DefaultAddress     = "localhost:7233"
 	DefaultNamespace   = "default"
+	DefaultMetricsAddr = "127.0.0.1:9464"
 )
 
 // PayloadKeysEnv is the variable holding the payload encryption keys: comma-separated
@@ -80,6 +85,7 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		ConfigPath:  get("CRMSYNC_CONFIG", DefaultConfigPath),
 		DatabaseURL: get("DATABASE_URL", DefaultDatabaseURL),
 		TaskQueue:   get("CRMSYNC_TASK_QUEUE", DefaultTaskQueue),
+		MetricsAddr: get("CRMSYNC_METRICS_ADDR", DefaultMetricsAddr),
 		Temporal: Temporal{
 			Address:          get("TEMPORAL_ADDRESS", DefaultAddress),
 			Namespace:        get("TEMPORAL_NAMESPACE", DefaultNamespace),
@@ -96,6 +102,11 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		e.SharedQueues = true
 	default:
 		return Env{}, fmt.Errorf("CRMSYNC_TASK_QUEUES: want per-integration or shared, got %q", v)
+	}
+	if strings.EqualFold(e.MetricsAddr, "off") {
+		e.MetricsAddr = ""
+	} else if _, _, err := net.SplitHostPort(e.MetricsAddr); err != nil {
+		return Env{}, fmt.Errorf("CRMSYNC_METRICS_ADDR: want host:port or off, got %q", e.MetricsAddr)
 	}
 	switch v := strings.ToLower(get("TEMPORAL_TLS", "")); v {
 	case "", "false", "0":

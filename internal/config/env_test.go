@@ -90,3 +90,36 @@ func requireNoKeyMaterial(t *testing.T, text string) {
 	}
 	require.False(t, strings.Contains(text, "not*base64"), "the bad entry's text is echoed: %s", text)
 }
+
+func TestLoadEnvMetricsAddr(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		value   string
+		want    string
+		wantErr string
+	}{
+		{name: "default", value: "", want: config.DefaultMetricsAddr},
+		{name: "set", value: "0.0.0.0:9100", want: "0.0.0.0:9100"},
+		{name: "any port", value: ":9464", want: ":9464"},
+		{name: "off", value: "OFF", want: ""},
+		{name: "no port", value: "localhost", wantErr: `CRMSYNC_METRICS_ADDR: want host:port or off, got "localhost"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e, err := config.LoadEnv(func(name string) string {
+				if name == "CRMSYNC_METRICS_ADDR" {
+					return tc.value
+				}
+				return ""
+			})
+			if tc.wantErr != "" {
+				require.EqualError(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, e.MetricsAddr)
+		})
+	}
+}

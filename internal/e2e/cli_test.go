@@ -192,6 +192,7 @@ func TestDemoRunsEndToEnd(t *testing.T) {
 		"--contacts", "1500", "--companies", "400", "--deals", "600", "--mutate-every", "500ms",
 		"--temporal-port", strconv.Itoa(freePort(t)), "--ui-port", strconv.Itoa(freePort(t)),
 		"--sim-addr", "127.0.0.1:" + strconv.Itoa(freePort(t)), "--webhook-addr", "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		"--metrics-addr", "127.0.0.1:" + strconv.Itoa(freePort(t)),
 		"--database-url", pgtest.BaseURL(), "--schema", schema, "--delta-interval", "10s", "--delta-lag", "3s"}
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()

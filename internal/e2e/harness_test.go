@@ -144,6 +144,8 @@ type harness struct {
 	temporal string
 	// payloadKeys is CRMSYNC_PAYLOAD_KEYS for the worker, the starter and h.client.
 	payloadKeys string
+	// metricsAddr is the worker's CRMSYNC_METRICS_ADDR: "off" unless options.metrics.
+	metricsAddr string
 }
 
 type options struct {
@@ -174,6 +176,9 @@ type options struct {
 	// payloadKeys, when set, is CRMSYNC_PAYLOAD_KEYS for the worker and the starter, and
 	// h.client encrypts with the same keys.
 	payloadKeys string
+	// metrics serves the worker's /metrics on a free port (h.metricsAddr); only for a
+	// test that runs one worker at a time. Off otherwise.
+	metrics bool
 }
 
 func newHarness(t *testing.T, o options) *harness {
@@ -184,6 +189,10 @@ func newHarness(t *testing.T, o options) *harness {
 	h := &harness{t: t, integration: "e2e-" + randomHex(4), token: "pat-e2e-" + randomHex(8), objects: o.objects, shared: o.sharedQueues,
 		provider: cmp.Or(o.provider, crmsim.ProviderHubSpot), payloadKeys: o.payloadKeys}
 	h.queue = "crmsync-" + h.integration
+	h.metricsAddr = "off"
+	if o.metrics {
+		h.metricsAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	}
 	if len(h.objects) == 0 {
 		h.objects = crm.Objects
 	}
@@ -288,7 +297,8 @@ func (h *harness) env() []string {
 		"CRMSYNC_LOG_FORMAT=json", "CRMSYNC_TASK_QUEUES="+map[bool]string{false: "per-integration", true: "shared"}[h.shared],
 		"E2E_APP_SECRET="+h.webhookSecret, "E2E_CLIENT_ID=e2e-client", "E2E_CLIENT_SECRET=e2e-client-secret",
 		// Encryption only where the test asks for it, whatever the caller's shell holds.
-		config.PayloadKeysEnv+"="+h.payloadKeys)
+		config.PayloadKeysEnv+"="+h.payloadKeys,
+		"CRMSYNC_METRICS_ADDR="+h.metricsAddr)
 }
 
 // activityIdentities are the workers that ran a workflow's activities (its latest run).

@@ -16,11 +16,20 @@ import (
 	"github.com/crmsync/crmsync/internal/payloadcrypt"
 )
 
+// Option adjusts the client Dial builds.
+type Option func(*client.Options)
+
+// WithMetrics sends the SDK's metrics (temporal_*: task latencies, pollers, requests) to h;
+// without it the SDK records none.
+func WithMetrics(h client.MetricsHandler) Option {
+	return func(o *client.Options) { o.MetricsHandler = h }
+}
+
 // Dial connects and checks the connection, so a wrong address fails at start with a
 // message that names it. With payload keys configured (CRMSYNC_PAYLOAD_KEYS), the client
 // (and every worker built on it) encrypts the payloads it writes and decrypts those it reads.
-func Dial(ctx context.Context, t config.Temporal, log *zap.Logger) (client.Client, error) {
-	opts, err := options(t, log)
+func Dial(ctx context.Context, t config.Temporal, log *zap.Logger, with ...Option) (client.Client, error) {
+	opts, err := options(t, log, with...)
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +42,7 @@ func Dial(ctx context.Context, t config.Temporal, log *zap.Logger) (client.Clien
 }
 
 // options are the client options for t.
-func options(t config.Temporal, log *zap.Logger) (client.Options, error) {
+func options(t config.Temporal, log *zap.Logger, with ...Option) (client.Options, error) {
 	tlsCfg, err := t.TLSConfig()
 	if err != nil {
 		return client.Options{}, err
@@ -60,6 +69,9 @@ func options(t config.Temporal, log *zap.Logger) (client.Options, error) {
 			DataConverter:          opts.DataConverter,
 			EncodeCommonAttributes: true,
 		})
+	}
+	for _, o := range with {
+		o(&opts)
 	}
 	return opts, nil
 }

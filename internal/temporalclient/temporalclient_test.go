@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crmsync/crmsync/internal/config"
+	"github.com/crmsync/crmsync/internal/metrics"
 	"github.com/crmsync/crmsync/internal/payloadcrypt"
 )
 
@@ -19,6 +20,23 @@ func TestOptionsWithoutKeysKeepTheDefaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, opts.DataConverter)
 	require.Nil(t, opts.FailureConverter)
+	require.Nil(t, opts.MetricsHandler)
+}
+
+func TestOptionsWithMetrics(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	opts, err := options(config.Temporal{Address: "localhost:7233", Namespace: "default"}, zap.NewNop(), WithMetrics(m.Temporal()))
+	require.NoError(t, err)
+	require.NotNil(t, opts.MetricsHandler)
+	opts.MetricsHandler.Counter("temporal_request").Inc(1)
+	mfs, err := m.Gatherer().Gather()
+	require.NoError(t, err)
+	var names []string
+	for _, mf := range mfs {
+		names = append(names, mf.GetName())
+	}
+	require.Contains(t, names, "temporal_request_total")
 }
 
 func TestOptionsWithKeysEncrypt(t *testing.T) {

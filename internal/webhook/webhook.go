@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/metrics"
 )
 
 // Event is one webhook event, reduced to its identifiers and metadata. The property value
@@ -297,6 +298,9 @@ type Options struct {
 	Recorder Recorder
 	// Logger; nil means no logs.
 	Logger *zap.Logger
+	// Metrics counts events received and deduplicated and deliveries rejected; nil
+	// counts nothing (Stats still does).
+	Metrics *metrics.Metrics
 }
 
 // Stats counts what the handler did since it was built. Received, Accepted, Duplicates,
@@ -348,6 +352,7 @@ type Handler struct {
 	dedup     Deduper
 	recorder  Recorder
 	log       *zap.Logger
+	metrics   *metrics.Metrics
 	n         counters
 }
 
@@ -371,6 +376,7 @@ func New(o Options) (*Handler, error) {
 		dedup:    o.Dedup,
 		recorder: o.Recorder,
 		log:      o.Logger,
+		metrics:  o.Metrics,
 	}
 	if h.maxBody == 0 {
 		h.maxBody = DefaultMaxBody
@@ -457,11 +463,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
 			h.n.tooLarge.Add(1)
+			h.metrics.WebhookRejected(metrics.RejectTooLarge)
 			h.log.Warn("webhook rejected", zap.String("reason", "body too large"), zap.Int64("max_body", h.maxBody))
 			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
 		h.n.malformed.Add(1)
+		h.metrics.WebhookRejected(metrics.RejectMalformed)
 		h.log.Warn("webhook rejected", zap.String("reason", "reading body"), zap.Error(err))
 		http.Error(w, "cannot read body", http.StatusBadRequest)
 		return
@@ -474,21 +482,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	events, err := ParseEvents(body)
 	if err != nil {
 		h.n.malformed.Add(1)
+		h.metrics.WebhookRejected(metrics.RejectMalformed)
 		// The error may quote a character of the body; the reason is enough.
 		h.log.Warn("webhook rejected", zap.String("reason", "malformed events"))
 		http.Error(w, "malformed events", http.StatusBadRequest)
 		return
 	}
 	h.n.received.Add(int64(len(events)))
+	h.metrics.WebhookReceived(len(events))
 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), recordTimeout)
 	defer cancel()
 	sum, known, failed := h.record(ctx, secret, events)
 	switch {
 	case failed:
+		h.metrics.WebhookRejected(metrics.RejectRecordFailed)
 		w.Header().Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
 		http.Error(w, "recording failed, retry later", http.StatusServiceUnavailable)
 	case !known:
+		h.metrics.WebhookRejected(metrics.RejectUnknownPortal)
 		http.Error(w, "unknown portal", http.StatusForbidden)
 	default:
 		w.Header().Set("Content-Type", "application/json")
@@ -512,15 +524,18 @@ func (h *Handler) authenticate(r *http.Request, body []byte) (string, bool) {
 			continue
 		case errors.Is(err, ErrStale):
 			h.n.stale.Add(1)
+			h.metrics.WebhookRejected(metrics.RejectStale)
 			h.log.Warn("webhook rejected", zap.String("reason", "stale or unreadable timestamp"))
 			return "", false
 		default:
 			h.n.badSignature.Add(1)
+			h.metrics.WebhookRejected(metrics.RejectBadSignature)
 			h.log.Warn("webhook rejected", zap.String("reason", "missing signature"))
 			return "", false
 		}
 	}
 	h.n.badSignature.Add(1)
+	h.metrics.WebhookRejected(metrics.RejectBadSignature)
 	h.log.Warn("webhook rejected", zap.String("reason", "signature matches no configured app"))
 	return "", false
 }
@@ -584,6 +599,7 @@ func (h *Handler) record(ctx context.Context, secret string, events []Event) (su
 	h.n.refused.Add(int64(sum.Refused))
 	h.n.ignored.Add(int64(sum.Ignored))
 	h.n.duplicates.Add(int64(sum.Duplicates))
+	h.metrics.WebhookDeduplicated(sum.Duplicates)
 
 	integrations := make([]string, 0, len(groups))
 	for name := range groups {
@@ -605,6 +621,7 @@ func (h *Handler) record(ctx context.Context, secret string, events []Event) (su
 		sum.Duplicates += dups
 		h.n.accepted.Add(int64(accepted))
 		h.n.duplicates.Add(int64(dups))
+		h.metrics.WebhookDeduplicated(dups)
 		h.log.Info("webhook events recorded", zap.String("integration", integration),
 			zap.Int64("portal_id", g.portalID), zap.Int("accepted", accepted), zap.Int("duplicates", dups))
 	}

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/crmsync/crmsync/internal/metrics"
 	"github.com/crmsync/crmsync/internal/pgtest"
 	"github.com/crmsync/crmsync/internal/store"
 	"github.com/crmsync/crmsync/internal/webhook"
@@ -695,4 +696,41 @@ func FuzzParseEvents(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestHandlerMetrics: the Prometheus counters agree with Stats for received, deduplicated
+// and rejected deliveries.
+func TestHandlerMetrics(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	f := setup(t, func(o *webhook.Options) { o.Metrics = m })
+	body := delivery(event(1, acmePortal, "contact.creation", 123, ""), event(2, acmePortal, "contact.deletion", 124, ""))
+	require.Equal(t, http.StatusOK, f.post(body).Code)
+	require.Equal(t, http.StatusOK, f.post(body).Code, "a redelivery")
+	require.Equal(t, http.StatusUnauthorized, serve(f.h, request(hookPath, body, "forged", now)).Code)
+	require.Equal(t, http.StatusUnauthorized, serve(f.h, request(hookPath, body, appSecret, now.Add(-time.Hour))).Code)
+	require.Equal(t, http.StatusBadRequest, f.post("[{]").Code)
+	require.Equal(t, http.StatusForbidden, f.post(delivery(event(3, unknownPortal, "contact.creation", 1, ""))).Code)
+
+	got := map[string]float64{}
+	mfs, err := m.Gatherer().Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		for _, s := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, l := range s.GetLabel() {
+				name += "/" + l.GetValue()
+			}
+			got[name] = s.GetCounter().GetValue()
+		}
+	}
+	st := f.h.Stats()
+	require.Equal(t, float64(st.Received), got["crmsync_webhook_events_received_total"])
+	require.Equal(t, 5.0, got["crmsync_webhook_events_received_total"])
+	require.Equal(t, float64(st.Duplicates), got["crmsync_webhook_events_deduplicated_total"])
+	require.Equal(t, 2.0, got["crmsync_webhook_events_deduplicated_total"])
+	require.Equal(t, 1.0, got["crmsync_webhook_requests_rejected_total/bad_signature"])
+	require.Equal(t, 1.0, got["crmsync_webhook_requests_rejected_total/stale"])
+	require.Equal(t, 1.0, got["crmsync_webhook_requests_rejected_total/malformed"])
+	require.Equal(t, 1.0, got["crmsync_webhook_requests_rejected_total/unknown_portal"])
 }

@@ -64,6 +64,7 @@ func (c *Client) do(ctx context.Context, method, endpoint, path string, query ma
 	}
 
 	resp, err := c.http.Do(req)
+	crm.ReportCall(ctx, endpoint, resp)
 	if err != nil {
 		// Transport failures (refused, reset, timeout) carry the URL, which holds no secret:
 		// the token travels in a header.

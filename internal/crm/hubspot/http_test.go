@@ -214,3 +214,45 @@ func TestParseTime(t *testing.T) {
 	require.Error(t, err)
 	require.True(t, strings.Contains(err.Error(), "ISO-8601"))
 }
+
+// TestCallsAreReportedToTheObserver: each request is reported with its endpoint template
+// (no ids, no query) and its status, 0 when no response arrived.
+func TestCallsAreReportedToTheObserver(t *testing.T) {
+	t.Parallel()
+	type call struct {
+		endpoint string
+		status   int
+	}
+	tests := []struct {
+		name   string
+		status int
+		want   call
+	}{
+		{name: "ok", status: 200, want: call{"GET /crm/v3/objects/contacts", 200}},
+		{name: "rate limited", status: 429, want: call{"GET /crm/v3/objects/contacts", 429}},
+		{name: "server error", status: 502, want: call{"GET /crm/v3/objects/contacts", 502}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, _ := canned(t, tc.status, "application/json", okPage, nil)
+			var got []call
+			ctx := crm.WithCallObserver(t.Context(), func(endpoint string, status int) { got = append(got, call{endpoint, status}) })
+			_, _ = c.List(ctx, crm.ListRequest{Object: crm.Contacts, After: "MTAxCg%3D%3D"})
+			require.Equal(t, []call{tc.want}, got)
+		})
+	}
+
+	t.Run("no response", func(t *testing.T) {
+		t.Parallel()
+		srv := httptest.NewServer(http.NotFoundHandler())
+		srv.Close()
+		c, err := hubspot.New(hubspot.Options{BaseURL: srv.URL, Token: "x"})
+		require.NoError(t, err)
+		var got []call
+		ctx := crm.WithCallObserver(t.Context(), func(endpoint string, status int) { got = append(got, call{endpoint, status}) })
+		_, err = c.List(ctx, crm.ListRequest{Object: crm.Deals})
+		require.Error(t, err)
+		require.Equal(t, []call{{"GET /crm/v3/objects/deals", 0}}, got)
+	})
+}

@@ -80,6 +80,7 @@ func (c *Client) send(ctx context.Context, endpoint, path string, query url.Valu
 	req.Header.Set("User-Agent", c.userAgent)
 
 	resp, err := c.http.Do(req)
+	crm.ReportCall(ctx, endpoint, resp)
 	if err != nil {
 		// *url.Error names the URL, whose query holds cursors and ids: keep only the cause.
 		var ue *url.Error

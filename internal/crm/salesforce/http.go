@@ -73,6 +73,7 @@ func (c *Client) send(ctx context.Context, rq request) (*http.Response, crm.Rate
 		req.Header.Set(k, v)
 	}
 	resp, err := c.http.Do(req)
+	crm.ReportCall(ctx, rq.endpoint, resp)
 	if err != nil {
 		return nil, crm.RateLimit{}, fmt.Errorf("%s: %w", rq.endpoint, withoutURL(err))
 	}

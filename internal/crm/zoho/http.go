@@ -72,6 +72,7 @@ func (c *Client) do(ctx context.Context, endpoint, path string, query url.Values
 	req.Header.Set("User-Agent", c.userAgent)
 
 	resp, err := c.http.Do(req)
+	crm.ReportCall(ctx, endpoint, resp)
 	if err != nil {
 		// The transport's error names the URL with its query (field names, page tokens);
 		// the endpoint alone is enough to act on.
