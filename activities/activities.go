@@ -38,6 +38,8 @@ type Integration struct {
 	dailyReset atomic.Int64
 	// dailyMu makes the calls that reach the daily reserve together decide one pause.
 	dailyMu sync.Mutex
+	// dailyKept is when this worker last kept the CRM's daily figures (unix nanoseconds).
+	dailyKept atomic.Int64
 }
 
 // Activities carries the dependencies every activity needs. It is built once per worker

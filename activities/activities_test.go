@@ -331,4 +331,11 @@ func TestCallsReachingTheReserveTogetherShareOnePause(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, led.BlockedUntil.Equal(reset), "the ledger holds calls until %s, want %s", led.BlockedUntil, reset)
 	require.Zero(t, w.sim.Stats().RateLimited)
+	// starter status reads the CRM's daily count and the pause without the credential.
+	daily, err := w.store.Daily(ctx, "acme")
+	require.NoError(t, err)
+	require.Equal(t, 40, daily.Max)
+	require.GreaterOrEqual(t, daily.Used(), 1)
+	require.True(t, daily.PausedUntil.Equal(reset), "status sees the pause until %s, want %s", daily.PausedUntil, reset)
+	require.Contains(t, daily.PausedWhy, "daily budget")
 }

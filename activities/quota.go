@@ -167,6 +167,7 @@ func (a *Activities) learn(ctx context.Context, in *Integration, kind string, sl
 	}
 	if rl.DailyKnown {
 		a.metrics.QuotaDaily(in.Config.ID, rl.DailyRemaining, rl.DailyMax)
+		a.keepDaily(ctx, in, rl, received)
 	}
 	used := -1
 	if rl.WindowKnown && kind == ratelimit.KindWindow {
@@ -220,6 +221,29 @@ func (a *Activities) learn(ctx context.Context, in *Integration, kind string, sl
 	return QuotaPause{}
 }
 
+// dailyKeepEvery is how often a worker keeps the CRM's daily figures for `starter status`:
+// often enough to read as today's count, rarely enough to cost no write per call.
+const dailyKeepEvery = 5 * time.Second
+
+// keepDaily stores the CRM's daily figures (store.RecordDaily) at most every dailyKeepEvery
+// per worker. Failing to is logged: the figures are for display.
+func (a *Activities) keepDaily(ctx context.Context, in *Integration, rl crm.RateLimit, at time.Time) {
+	last := in.dailyKept.Load()
+	if at.UnixNano()-last < int64(dailyKeepEvery) || !in.dailyKept.CompareAndSwap(last, at.UnixNano()) {
+		return
+	}
+	if err := a.store.RecordDaily(ctx, in.Config.ID, rl.DailyMax, rl.DailyRemaining, at); err != nil {
+		a.log.Warn("keeping the daily usage", zap.String("integration", in.Config.ID), zap.Error(err))
+	}
+}
+
+// keepDailyPause stores the daily pause for `starter status`; failing to is logged.
+func (a *Activities) keepDailyPause(ctx context.Context, in *Integration, p QuotaPause) {
+	if err := a.store.RecordDailyPause(ctx, in.Config.ID, p.Until, p.Why); err != nil {
+		a.log.Warn("keeping the daily pause", zap.String("integration", in.Config.ID), zap.Error(err))
+	}
+}
+
 // Why calls pause for the day: after a DAILY 429, or at the reserve (dailyBudgetWhy...).
 const (
 	dailySpent     = "429 DAILY: the daily allowance is spent"
@@ -241,7 +265,10 @@ func (a *Activities) pauseForTheDay(ctx context.Context, in *Integration, told t
 	log := a.log.With(zap.String("integration", in.Config.ID))
 	now := a.now()
 	if until, blockedWhy, err := a.store.BlockedUntil(ctx, in.Credential, ratelimit.KindWindow); err == nil && until.After(now) && isDailyPause(blockedWhy) {
-		return QuotaPause{Until: until, Why: blockedWhy}
+		// Another integration on the credential may have decided it: keep it for this one too.
+		p := QuotaPause{Until: until, Why: blockedWhy}
+		a.keepDailyPause(ctx, in, p)
+		return p
 	}
 	until := now.Add(told)
 	if told <= 0 {
@@ -253,7 +280,9 @@ func (a *Activities) pauseForTheDay(ctx context.Context, in *Integration, told t
 		}
 	}
 	log.Warn("pausing every sync of the credential until the daily allowance resets", zap.String("why", why), zap.Time("until", until))
-	return QuotaPause{Until: until, Why: why}
+	p := QuotaPause{Until: until, Why: why}
+	a.keepDailyPause(ctx, in, p)
+	return p
 }
 
 // dailyReset asks the CRM when its daily allowance resets, once a day per worker. The

@@ -500,6 +500,7 @@ func planRanges(ctx, search workflow.Context, ref activities.StreamRef, st *Back
 	if err := callCRM(ctx, search, &st.Progress, a.LastID, ref, &last); err != nil {
 		return err
 	}
+	st.Progress.Total = int64(last.Total)
 	ranges := min(st.Lanes, last.Total/minRangeRecords)
 	if ranges < 2 || last.ID == "" {
 		workflow.GetLogger(ctx).Info("the listing is read as one chain", "records", last.Total)

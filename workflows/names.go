@@ -97,6 +97,10 @@ type Progress struct {
 	Written int64 `json:"written"`
 	// Deleted counts archived records read by the archived pass.
 	Deleted int64 `json:"deleted"`
+	// Total is how many live records a backfill expects to list: the CRM's count when the
+	// backfill planned its ranges, 0 when unknown (a delta, a CRM without the count). It is
+	// for progress displays only: records come and go while the listing runs.
+	Total int64 `json:"total,omitempty"`
 	// Cursor is a delta's next cursor.
 	Cursor crm.Cursor `json:"cursor"`
 	// Lanes, Ranges and RangesDone describe a backfill's parallel reading: how many pages

@@ -33,6 +33,7 @@ func planRangesByRank(ctx, search workflow.Context, ref activities.StreamRef, st
 	if err != nil {
 		return err
 	}
+	st.Progress.Total = int64(head.Total)
 	ranges := min(st.Lanes, coarseRanges, head.Total/minRangeRecords)
 	if ranges < 2 || head.MaxNth < 1 {
 		workflow.GetLogger(ctx).Info("the listing is read as one chain", "records", head.Total)
