@@ -37,7 +37,7 @@ Commands:
   associations      sync the associations of the backfilled records  [--integration ID] [--wait]
   schedule apply    create or update the delta Schedules from the config; remove stale ones
   schedule delete   delete crmsync's delta Schedules        [--integration ID]
-  status            show every stream's state
+  status            every stream on one screen: state, last success, lag, records, calls today, waits  [--integration ID] [--watch [--every 2s]]
   doctor            check Temporal, PostgreSQL, each CRM's credential and quota, the schedules  [--integration ID]
   webhooks          receive the CRM's signed change notifications  [--listen :8088] [--public-url URL]
   sim               run the CRM simulator                   (starter sim -h for its flags)

@@ -97,14 +97,18 @@ func startStream(ctx context.Context, c client.Client, queue string, kind syncKi
 	return run, true, nil
 }
 
-// follow prints each run's progress every second until all have finished, then their
-// results. It fails if any run failed.
+// follow shows each run's progress every second until all have finished, then their
+// results. It fails if any run failed. On a terminal the runs' lines are redrawn in place
+// as progress bars; elsewhere (CI logs, tests) each running run prints one line a second.
 func follow(ctx context.Context, c client.Client, streams []stream, runs []client.WorkflowRun, out io.Writer) error {
 	started := time.Now()
+	tty := isTerminal(out)
 	done := make([]bool, len(runs))
+	lines := make([]string, len(runs))
+	meters := make([]meter, len(runs))
+	drawn := 0
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	prev := map[int]workflows.Progress{}
 	for {
 		allDone := true
 		for i, run := range runs {
@@ -119,13 +123,22 @@ func follow(ctx context.Context, c client.Client, streams []stream, runs []clien
 			allDone = false
 			var p workflows.Progress
 			if v, err := c.QueryWorkflow(ctx, run.GetID(), "", workflows.QueryProgress); err == nil && v.Get(&p) == nil {
-				rate := 0.0
-				if q, ok := prev[i]; ok {
-					rate = float64(p.Fetched - q.Fetched)
+				now := time.Now()
+				meters[i].add(now, p.Fetched)
+				lines[i] = fmt.Sprintf("%s  %s", now.Sub(started).Round(time.Second), progressLine(streams[i], p, meters[i].rate()))
+				if !tty {
+					fmt.Fprintln(out, lines[i])
 				}
-				prev[i] = p
-				fmt.Fprintf(out, "%s  %s\n", time.Since(started).Round(time.Second), progressLine(streams[i], p, rate))
 			}
+		}
+		if tty {
+			if drawn > 0 {
+				fmt.Fprintf(out, "\x1b[%dA", drawn) // back up over the last drawing
+			}
+			for _, l := range lines {
+				fmt.Fprintf(out, "\x1b[2K%s\n", l)
+			}
+			drawn = len(lines)
 		}
 		if allDone {
 			break
@@ -165,11 +178,75 @@ func follow(ctx context.Context, c client.Client, streams []stream, runs []clien
 	return errors.Join(errs...)
 }
 
+// rateWindow is how far back a run's rate is measured.
+const rateWindow = 5 * time.Second
+
+// meter measures a run's records per second over the last rateWindow.
+type meter struct {
+	samples []sample
+}
+
+type sample struct {
+	at time.Time
+	n  int64
+}
+
+// add records that n records had been read at `at`.
+func (m *meter) add(at time.Time, n int64) {
+	m.samples = append(m.samples, sample{at, n})
+	i := 0
+	for i < len(m.samples)-2 && at.Sub(m.samples[i+1].at) >= rateWindow {
+		i++
+	}
+	m.samples = m.samples[i:]
+}
+
+// rate is records per second between the oldest and newest samples kept; 0 before two.
+func (m *meter) rate() float64 {
+	if len(m.samples) < 2 {
+		return 0
+	}
+	first, last := m.samples[0], m.samples[len(m.samples)-1]
+	secs := last.at.Sub(first.at).Seconds()
+	if secs <= 0 || last.n < first.n {
+		return 0
+	}
+	return float64(last.n-first.n) / secs
+}
+
+// barWidth is how many cells a progress bar has.
+const barWidth = 20
+
+// progressBar draws a fraction in percent: [#########-----------].
+func progressBar(pct int) string {
+	filled := min(barWidth, max(0, pct*barWidth/100))
+	return "[" + strings.Repeat("#", filled) + strings.Repeat("-", barWidth-filled) + "]"
+}
+
+// eta is how long the records left take at perSecond; false when it cannot be told.
+func eta(p workflows.Progress, perSecond float64) (time.Duration, bool) {
+	if p.Total <= 0 || perSecond <= 0 || p.Phase != "listing" {
+		return 0, false
+	}
+	left := max(0, p.Total-listed(p))
+	return time.Duration(float64(left) / perSecond * float64(time.Second)), true
+}
+
+// progressLine is one run's progress: with a bar, percent and ETA when the total is known
+// (a backfill that counted its records), else its counts; the rate of the last seconds;
+// and why its calls are paused, when they are.
 func progressLine(s stream, p workflows.Progress, perSecond float64) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-24s %-9s %-10s pages %5d  read %7d  written %7d", s, p.Kind, p.Phase, p.Pages, p.Fetched, p.Written)
+	fmt.Fprintf(&b, "%-24s %-9s %-10s", s, p.Kind, p.Phase)
+	if pct, ok := percent(p); ok {
+		fmt.Fprintf(&b, " %s %3d%% %d/%d", progressBar(pct), pct, listed(p), p.Total)
+	}
+	fmt.Fprintf(&b, "  pages %5d  read %7d  written %7d", p.Pages, p.Fetched, p.Written)
 	if perSecond > 0 {
 		fmt.Fprintf(&b, "  %5.0f rec/s", perSecond)
+	}
+	if d, ok := eta(p, perSecond); ok {
+		fmt.Fprintf(&b, "  ETA %s", shortDuration(d))
 	}
 	if p.Remaining >= 0 {
 		fmt.Fprintf(&b, "  window quota left %d", p.Remaining)
