@@ -223,7 +223,7 @@ func (a *Activities) learn(ctx context.Context, in *Integration, kind string, sl
 
 // dailyKeepEvery is how often a worker keeps the CRM's daily figures for `starter status`:
 // often enough to read as today's count, rarely enough to cost no write per call.
-const dailyKeepEvery = 5 * time.Second
+const dailyKeepEvery = time.Second
 
 // keepDaily stores the CRM's daily figures (store.RecordDaily) at most every dailyKeepEvery
 // per worker. Failing to is logged: the figures are for display.

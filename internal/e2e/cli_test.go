@@ -8,7 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,6 +63,7 @@ func TestStarterBackfillAndSyncWait(t *testing.T) {
 	}
 	require.Contains(t, out, "done:")
 	h.requireGroundTruth(time.Time{})
+	h.requireStatusAfterBackfill()
 
 	// Each sync can be found by its search attributes (the worker registered them), and
 	// its memo says what it is.
@@ -86,6 +90,72 @@ func TestStarterBackfillAndSyncWait(t *testing.T) {
 	t.Logf("starter status:\n%s", out)
 	require.Contains(t, out, h.integration+"/contacts")
 	require.Contains(t, out, "done")
+	require.Regexp(t, regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(h.integration+"/contacts")+` +idle.* +delta done \S+ ago `), out,
+		"the last success is the delta")
+
+	// --watch redraws until Ctrl-C; piped, it prints one snapshot after another.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "starter"), "status", "--watch", "--every", "300ms")
+	cmd.Env = h.env()
+	var watched lockedBuffer
+	cmd.Stdout, cmd.Stderr = &watched, &watched
+	require.NoError(t, cmd.Start())
+	require.Eventually(t, func() bool { return strings.Count(watched.String(), "crmsync status at") >= 2 }, 30*time.Second, 50*time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	require.NoError(t, cmd.Wait(), "Ctrl-C ends --watch cleanly:\n%s", watched.String())
+	require.Contains(t, watched.String(), "\n\ncrmsync status at", "snapshots are separated by a blank line")
+	require.NotContains(t, watched.String(), "\x1b[", "no screen control codes when stdout is not a terminal")
+}
+
+// requireStatusAfterBackfill checks `starter status` after a backfill: every stream idle,
+// its records counted as PostgreSQL holds them, a lag, and the CRM's count of the day's
+// calls.
+func (h *harness) requireStatusAfterBackfill() {
+	t := h.t
+	t.Helper()
+	out := h.starter(time.Minute, "status")
+	t.Logf("starter status after the backfill:\n%s", out)
+	rows := map[string][]string{}
+	for _, line := range strings.Split(out, "\n") {
+		cells := regexp.MustCompile(`\s{2,}`).Split(strings.TrimSpace(line), -1)
+		rows[cells[0]] = cells
+	}
+	require.Equal(t, []string{"STREAM", "STATE", "LAST SUCCESS", "LAG", "LIVE/DELETED", "WAIT"}, rows["STREAM"])
+	for _, obj := range h.objects {
+		row := rows[h.integration+"/"+string(obj)]
+		require.Len(t, row, 6, "%s: %q", obj, row)
+		require.Equal(t, "idle", row[1], obj)
+		require.Regexp(t, `^backfill done \S+ ago$`, row[2], obj)
+		require.Regexp(t, `^\d+[smhd]`, row[3], "%s: the lag is the delta cursor's age", obj)
+		counts, err := h.store.Count(t.Context(), h.integration, obj)
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprintf("%d/%d", counts.Live, counts.Deleted), row[4], obj)
+		require.Equal(t, "-", row[5], obj)
+	}
+	require.Equal(t, []string{"INTEGRATION", "CALLS TODAY", "DAILY BUDGET", "PAUSED"}, rows["INTEGRATION"])
+	row := rows[fmt.Sprintf("%s (%s)", h.integration, h.provider)]
+	require.Len(t, row, 4, "%q", row)
+	require.Regexp(t, `^\d+ of \d+ \(CRM's count at \d\d:\d\d:\d\d\)$`, row[1], "the CRM's daily figures, kept by the worker")
+	require.Equal(t, "-", row[3])
+}
+
+// lockedBuffer is a bytes.Buffer a running command writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // A Schedule alone brings a never-synced integration in sync: its scheduled run hands the
