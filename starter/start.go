@@ -178,8 +178,9 @@ func follow(ctx context.Context, c client.Client, streams []stream, runs []clien
 	return errors.Join(errs...)
 }
 
-// rateWindow is how far back a run's rate is measured.
-const rateWindow = 5 * time.Second
+// rateWindow is how far back a run's rate is measured: a CRM's rolling window (HubSpot's
+// ten seconds) lets calls out in bursts, and a shorter span would swing with them.
+const rateWindow = 10 * time.Second
 
 // meter measures a run's records per second over the last rateWindow.
 type meter struct {
@@ -239,7 +240,7 @@ func progressLine(s stream, p workflows.Progress, perSecond float64) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-24s %-9s %-10s", s, p.Kind, p.Phase)
 	if pct, ok := percent(p); ok {
-		fmt.Fprintf(&b, " %s %3d%% %d/%d", progressBar(pct), pct, listed(p), p.Total)
+		fmt.Fprintf(&b, " %s %3d%% %d/~%d", progressBar(pct), pct, listed(p), p.Total)
 	}
 	fmt.Fprintf(&b, "  pages %5d  read %7d  written %7d", p.Pages, p.Fetched, p.Written)
 	if perSecond > 0 {

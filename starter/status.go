@@ -302,7 +302,7 @@ func stateCell(v streamView, now time.Time) string {
 func runningState(kind string, p workflows.Progress) string {
 	s := kind + " " + p.Phase
 	if pct, ok := percent(p); ok {
-		return fmt.Sprintf("%s %d%% (%d/%d)", s, pct, listed(p), p.Total)
+		return fmt.Sprintf("%s %d%% (%d/~%d)", s, pct, listed(p), p.Total)
 	}
 	return fmt.Sprintf("%s, %d read", s, p.Fetched)
 }

@@ -56,7 +56,7 @@ func TestStateCell(t *testing.T) {
 			schedule: scheduleView{exists: true, next: clockNow.Add(4*time.Minute + 2*time.Second)}}, want: "idle, next delta in 4m02s"},
 		{name: "schedule paused", view: streamView{bf: done, schedule: scheduleView{exists: true, paused: true}}, want: "idle, schedule paused"},
 		{name: "running backfill with a total", view: streamView{backfill: runView{found: true, status: wfRunning,
-			progress: &workflows.Progress{Phase: "listing", Fetched: 3200, Total: 7100}}}, want: "backfill listing 45% (3200/7100)"},
+			progress: &workflows.Progress{Phase: "listing", Fetched: 3200, Total: 7100}}}, want: "backfill listing 45% (3200/~7100)"},
 		{name: "running delta", view: streamView{delta: runView{found: true, status: wfRunning,
 			progress: &workflows.Progress{Phase: "changes", Fetched: 120}}}, want: "delta changes, 120 read"},
 		{name: "no worker", view: streamView{delta: runView{found: true, status: wfRunning}}, want: "delta running (no worker answers)"},
@@ -149,18 +149,18 @@ func TestProgressBarRateAndETA(t *testing.T) {
 	var m meter
 	start := clockNow
 	require.Zero(t, m.rate(), "one sample is no rate")
-	for i := range 11 {
+	for i := range 16 {
 		m.add(start.Add(time.Duration(i)*time.Second), int64(i*i*100))
 	}
-	// The last five seconds: from 5 s (2500 read) to 10 s (10000).
-	require.InDelta(t, (10000.0-2500.0)/5, m.rate(), 1, "records per second over the last rateWindow")
+	// The last ten seconds: from 5 s (2500 read) to 15 s (22500).
+	require.InDelta(t, (22500.0-2500.0)/10, m.rate(), 1, "records per second over the last rateWindow")
 
 	p := workflows.Progress{Kind: "backfill", Phase: "listing", Pages: 32, Fetched: 3200, Written: 3200, Total: 7100, Remaining: -1}
 	d, ok := eta(p, 650)
 	require.True(t, ok)
 	require.Equal(t, 6*time.Second, d.Round(time.Second))
 	line := progressLine(stream{"acme", crm.Contacts}, p, 650)
-	require.Contains(t, line, "[#########-----------]  45% 3200/7100")
+	require.Contains(t, line, "[#########-----------]  45% 3200/~7100")
 	require.Contains(t, line, "650 rec/s")
 	require.Contains(t, line, "ETA 6s")
 
@@ -175,5 +175,5 @@ func TestProgressBarRateAndETA(t *testing.T) {
 	p.Phase, p.Deleted, p.Fetched = "archived", 50, 7150
 	_, ok = eta(p, 650)
 	require.False(t, ok, "the archived pass has no known total")
-	require.Contains(t, progressLine(stream{}, p, 0), " 99% 7100/7100", "never 100% before done")
+	require.Contains(t, progressLine(stream{}, p, 0), " 99% 7100/~7100", "never 100% before done")
 }
