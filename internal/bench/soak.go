@@ -35,8 +35,10 @@ const (
 	soakDeltaEvery = time.Minute
 	// soakCursorEvery is how often the delta cursors are read to check they never go back.
 	soakCursorEvery = 5 * time.Second
-	// soakLagPoll is how often PostgreSQL is asked for the changes it does not hold yet.
-	soakLagPoll = 200 * time.Millisecond
+	// soakLagPoll is how often PostgreSQL is asked for the changes it does not hold yet, and
+	// so the lag's resolution: at 200 ms, a poll phase locked to the rounds' made every change
+	// read 1.20 s. It asks only while changes are pending, about a second per round.
+	soakLagPoll = pushPoll
 	// soakProgressEvery is how often the run reports how it is going.
 	soakProgressEvery = time.Minute
 	// soakSettle lets the last pushed batches be read after the webhooks are delivered.
@@ -45,10 +47,12 @@ const (
 	soakFinishTimeout = 10 * time.Minute
 )
 
-// soakRound is one round's changes to each of the three objects: 57 changes every 10 s,
-// 342 a minute. The webhooks turn a round into about one batch read per object, and the
-// deltas re-read the lag window with search, so the run stays far inside the quota.
-var soakRound = crmsim.MutationSpec{Updates: 15, Creates: 2, Archives: 1, Restores: 1}
+// soakRound is one round's changes to each of the three objects: 60 changes every 10 s,
+// 360 a minute. The webhooks turn a round into about one batch read per object, and the
+// deltas re-read the lag window with search, so the run stays far inside the quota. Two
+// archives to one restore let the archived records pile up, so the end checks deletes
+// too; a restore picks among all archived records, mostly older rounds'.
+var soakRound = crmsim.MutationSpec{Updates: 15, Creates: 2, Archives: 2, Restores: 1}
 
 // soakCounts is what scenario (s) saw.
 type soakCounts struct {
@@ -105,7 +109,7 @@ func (c soakCounts) String() string {
 	cpu := make([]string, len(c.Workers))
 	for i, w := range c.Workers {
 		mem[i] = fmt.Sprintf("%.0f->%.0f", w.RSSStartMB, w.RSSEndMB)
-		cpu[i] = fmt.Sprintf("%.0f", w.CPUS)
+		cpu[i] = fmt.Sprintf("%.1f", w.CPUS)
 	}
 	return fmt.Sprintf("SOAK %s: %d changes (%d updated, %d created, %d archived, %d restored) in %d rounds, %d rows synced, %d deltas, %d calls; "+
 		"lag p50 %.2fs p95 %.2fs max %.2fs over %d changes, %d unseen; workers RSS %s MB, CPU %s s; "+
