@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -82,6 +86,8 @@ type soakCounts struct {
 	LagP95S    float64 `json:"lag_p95_s"`
 	LagMaxS    float64 `json:"lag_max_s"`
 	Unseen     int     `json:"unseen"`
+	// LagP95ByKind is the lag's p95 by kind of change (each change is in <run>-lag.json).
+	LagP95ByKind map[string]float64 `json:"lag_p95_by_kind"`
 	// Workers are the worker processes' memory and CPU, in the order they were started.
 	Workers []workerUsage `json:"workers"`
 	// CursorChecks counts reads of the delta cursors; CursorRegressions the times one was
@@ -111,11 +117,15 @@ func (c soakCounts) String() string {
 		mem[i] = fmt.Sprintf("%.0f->%.0f", w.RSSStartMB, w.RSSEndMB)
 		cpu[i] = fmt.Sprintf("%.1f", w.CPUS)
 	}
+	var kinds []string
+	for _, k := range slices.Sorted(maps.Keys(c.LagP95ByKind)) {
+		kinds = append(kinds, fmt.Sprintf("%s %.2fs", k, c.LagP95ByKind[k]))
+	}
 	return fmt.Sprintf("SOAK %s: %d changes (%d updated, %d created, %d archived, %d restored) in %d rounds, %d rows synced, %d deltas, %d calls; "+
-		"lag p50 %.2fs p95 %.2fs max %.2fs over %d changes, %d unseen; workers RSS %s MB, CPU %s s; "+
+		"lag p50 %.2fs p95 %.2fs max %.2fs over %d changes (p95 %s), %d unseen; workers RSS %s MB, CPU %s s; "+
 		"cursor regressions %d of %d checks; mismatches %d of %d",
 		time.Duration(c.SoakS*float64(time.Second)).Round(time.Second), c.Changes, c.Updated, c.Created, c.Archived, c.Restored, c.Rounds,
-		c.Synced, c.Deltas, c.SoakCalls, c.LagP50S, c.LagP95S, c.LagMaxS, c.LagSamples, c.Unseen,
+		c.Synced, c.Deltas, c.SoakCalls, c.LagP50S, c.LagP95S, c.LagMaxS, c.LagSamples, strings.Join(kinds, ", "), c.Unseen,
 		strings.Join(mem, ", "), strings.Join(cpu, "/"), c.CursorRegressions, c.CursorChecks, c.Mismatches, c.Compared)
 }
 
@@ -197,7 +207,7 @@ func (r *rig) soak(ctx context.Context, b *bench, res *result, c *soakCounts) er
 	}
 	began := time.Now()
 	callsBefore := r.sim.Stats().ByClient[crmsyncClient].Calls
-	lag := &lagTracker{pending: map[lagKey]time.Time{}}
+	lag := &lagTracker{pending: map[lagKey]lagSample{}}
 	cursors := &cursorWatch{last: map[string]crm.Cursor{}}
 	if err := cursors.check(ctx, conn, r.integration); err != nil {
 		return err
@@ -251,6 +261,9 @@ func (r *rig) soak(ctx context.Context, b *bench, res *result, c *soakCounts) er
 		return err
 	}
 	lag.summarise(c)
+	if err := lag.write(b.opts.outDir, r.spec.run); err != nil {
+		return err
+	}
 	c.Deltas, c.DeltaWritten = deltas.runs.Load(), deltas.written.Load()
 	c.CursorChecks, c.CursorRegressions, c.CursorExamples = cursors.checks, cursors.regressions, cursors.examples
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM records WHERE integration = $1 AND synced_at >= $2`,
@@ -324,9 +337,10 @@ func (r *rig) soakRound(c *soakCounts, lag *lagTracker) error {
 		c.Created += len(ch.Created)
 		c.Archived += len(ch.Archived)
 		c.Restored += len(ch.Restored)
-		for _, ids := range [][]string{ch.Updated, ch.Created, ch.Archived, ch.Restored} {
-			lag.add(obj, ids, made)
-		}
+		lag.add(obj, "updated", ch.Updated, made)
+		lag.add(obj, "created", ch.Created, made)
+		lag.add(obj, "archived", ch.Archived, made)
+		lag.add(obj, "restored", ch.Restored, made)
 	}
 	c.Changes = c.Updated + c.Created + c.Archived + c.Restored
 	return nil
@@ -419,21 +433,32 @@ type lagKey struct{ object, id string }
 // never earlier, and every older version of a record is at least a round older.
 type lagTracker struct {
 	mu sync.Mutex
-	// pending maps a changed record to when the change was made. A record changed again
-	// before its first change arrived keeps the first: the newer version satisfies it.
-	pending map[lagKey]time.Time
-	// lags are the seen changes' times to PostgreSQL, in seconds.
-	lags []float64
+	// pending maps a changed record to its change. A record changed again before its
+	// first change arrived keeps the first: the newer version satisfies it.
+	pending map[lagKey]lagSample
+	// seen are the changes PostgreSQL holds, with their times to PostgreSQL.
+	seen []lagSample
 }
 
-// add starts following changes made to obj's ids at made.
-func (l *lagTracker) add(obj string, ids []string, made time.Time) {
+// lagSample is one change followed to PostgreSQL.
+type lagSample struct {
+	Object string `json:"object"`
+	ID     string `json:"id"`
+	// Kind is "updated", "created", "archived" or "restored".
+	Kind string    `json:"kind"`
+	Made time.Time `json:"made"`
+	// LagS is the time from the change to its first sight in PostgreSQL.
+	LagS float64 `json:"lag_s"`
+}
+
+// add starts following changes of one kind made to obj's ids at made.
+func (l *lagTracker) add(obj, kind string, ids []string, made time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, id := range ids {
 		k := lagKey{obj, id}
 		if _, ok := l.pending[k]; !ok {
-			l.pending[k] = made
+			l.pending[k] = lagSample{Object: obj, ID: id, Kind: kind, Made: made}
 		}
 	}
 }
@@ -494,10 +519,11 @@ func (l *lagTracker) check(ctx context.Context, conn *pgx.Conn, integration stri
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, v := range got {
-		made, ok := l.pending[v.k]
-		if ok && !v.at.Before(made.Truncate(time.Millisecond)) {
+		smp, ok := l.pending[v.k]
+		if ok && !v.at.Before(smp.Made.Truncate(time.Millisecond)) {
 			delete(l.pending, v.k)
-			l.lags = append(l.lags, now.Sub(made).Seconds())
+			smp.LagS = roundTo(now.Sub(smp.Made).Seconds(), 3)
+			l.seen = append(l.seen, smp)
 		}
 	}
 	return nil
@@ -506,7 +532,12 @@ func (l *lagTracker) check(ctx context.Context, conn *pgx.Conn, integration stri
 // summarise fills c's lag figures: the changes seen so far and those still pending.
 func (l *lagTracker) summarise(c *soakCounts) {
 	l.mu.Lock()
-	lags := slices.Clone(l.lags)
+	lags := make([]float64, len(l.seen))
+	byKind := map[string][]float64{}
+	for i, smp := range l.seen {
+		lags[i] = smp.LagS
+		byKind[smp.Kind] = append(byKind[smp.Kind], smp.LagS)
+	}
 	c.Unseen = len(l.pending)
 	l.mu.Unlock()
 	slices.Sort(lags)
@@ -514,6 +545,31 @@ func (l *lagTracker) summarise(c *soakCounts) {
 	if len(lags) > 0 {
 		c.LagP50S, c.LagP95S, c.LagMaxS = roundTo(percentile(lags, 0.50), 3), roundTo(percentile(lags, 0.95), 3), roundTo(lags[len(lags)-1], 3)
 	}
+	c.LagP95ByKind = map[string]float64{}
+	for kind, v := range byKind {
+		slices.Sort(v)
+		c.LagP95ByKind[kind] = roundTo(percentile(v, 0.95), 3)
+	}
+}
+
+// write saves every change followed, seen or not (lag_s 0), to <outDir>/<run>-lag.json.
+func (l *lagTracker) write(outDir, run string) error {
+	l.mu.Lock()
+	all := slices.Clone(l.seen)
+	for _, smp := range l.pending {
+		all = append(all, smp)
+	}
+	l.mu.Unlock()
+	slices.SortFunc(all, func(a, b lagSample) int { return a.Made.Compare(b.Made) })
+	path := filepath.Join(outDir, run+"-lag.json")
+	b, err := json.MarshalIndent(all, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding the lag samples: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
 
 // cursorWatch reads the delta cursors and counts the times one moved backwards.
