@@ -6,6 +6,10 @@
 //
 //	go run ./internal/bench [--scenarios a,b,c,d,e,f] [--records 50000] [--quick] [--out .bench]
 //
+// The soak (scenario s, half an hour by default) runs only when named:
+//
+//	go run ./internal/bench --scenarios s [--soak 30m]
+//
 // Every figure comes from the simulator's own counters and from PostgreSQL, never from
 // crmsync's view of itself. The JSON lines (prefixed "BENCH ") also go to
 // <out>/results.jsonl, and each run's requests per second to <out>/<run>-persecond.json,
@@ -41,6 +45,8 @@ type options struct {
 	idleIntegrations []int
 	// providers are scenario p's CRMs.
 	providers []string
+	// soak is how long scenario s mutates records after its backfill.
+	soak time.Duration
 }
 
 // quickRecords is the backfill size of --quick, a smoke run of a few minutes.
@@ -128,13 +134,14 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 		idle      = "10,100,1000"
 		providers = strings.Join(defaultProviders, ",")
 	)
-	fs.StringVar(&scenarios, "scenarios", strings.Join(scenarioNames(), ","), "comma-separated scenarios to run")
+	fs.StringVar(&scenarios, "scenarios", strings.Join(defaultScenarioNames(), ","), "comma-separated scenarios to run (s, the soak, runs only when named)")
 	fs.IntVar(&opts.records, "records", 50000, "contacts in the backfill scenarios")
 	fs.BoolVar(&quick, "quick", false, fmt.Sprintf("smoke run: %d records", quickRecords))
 	fs.StringVar(&quotas, "quotas", quotas, "comma-separated quotas (calls per 10 s) of the backfill grid")
 	fs.StringVar(&latencies, "latencies", latencies, "comma-separated CRM latencies of the backfill grid")
 	fs.StringVar(&idle, "idle-integrations", idle, "comma-separated numbers of integrations for scenario f")
 	fs.StringVar(&providers, "providers", providers, "comma-separated CRMs of scenario p ("+strings.Join(config.Providers, ", ")+"; HubSpot's row is scenario a's)")
+	fs.DurationVar(&opts.soak, "soak", 30*time.Minute, "how long scenario s changes records and syncs them")
 	fs.StringVar(&opts.outDir, "out", ".bench", "directory for results.jsonl, worker logs and per-second series")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -147,6 +154,9 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	}
 	if opts.records <= 0 {
 		return options{}, fmt.Errorf("--records must be positive, got %d", opts.records)
+	}
+	if opts.soak <= 0 {
+		return options{}, fmt.Errorf("--soak must be a positive duration like 30m, got %s", opts.soak)
 	}
 	for q := range strings.SplitSeq(quotas, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(q))

@@ -59,6 +59,16 @@ func (rep *reporter) printTable() error {
 	tw := tabwriter.NewWriter(rep.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, tableHeader)
 	for _, r := range rep.results {
+		if r.Soak != nil && r.Soak.SoakS > 0 {
+			// A soak that ran to its end shows its figures, with the invariants it broke.
+			failed := ""
+			if r.Error != "" {
+				failed = "; FAILED: " + r.Error
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%s; 429s %d, early %d, peak %d/%d%s\n", r.Run, r.Quota, latency(r.LatencyMS), r.Workers,
+				r.Records, r.APICalls, r.Soak, r.RateLimited, r.Early, r.Peak10s, r.Quota, failed)
+			continue
+		}
 		if r.Error != "" {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\tFAILED: %s\n", r.Run, r.Quota, latency(r.LatencyMS), r.Workers, r.Error)
 			continue

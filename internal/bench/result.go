@@ -74,6 +74,8 @@ type result struct {
 	Associations []associationCounts `json:"associations,omitempty"`
 	// Provider is what a provider's backfill showed (scenario p).
 	Provider *providerCounts `json:"provider,omitempty"`
+	// Soak is what the soak run saw (scenario s).
+	Soak *soakCounts `json:"soak,omitempty"`
 
 	Error string `json:"error,omitempty"`
 }

@@ -54,6 +54,8 @@ type rigSpec struct {
 	// webhooks makes the simulator push its changes to a receiver (`starter webhooks`)
 	// the rig runs beside the workers.
 	webhooks bool
+	// timeout bounds the whole run, setup included; 0 means runTimeout.
+	timeout time.Duration
 	// provider is the integration's CRM; empty for HubSpot. Salesforce and Zoho
 	// authenticate by the OAuth refresh grant, with the rig's token as the refresh token.
 	provider string

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,8 @@ type scenario struct {
 	name  string
 	about string
 	run   func(ctx context.Context, b *bench) []result
+	// optIn leaves the scenario out of the default list: it runs only when named.
+	optIn bool
 }
 
 // allScenarios lists the implemented scenarios in the order they run.
@@ -61,6 +64,8 @@ func allScenarios() []scenario {
 			run: func(ctx context.Context, b *bench) []result { return []result{b.runAssociations(ctx)} }},
 		{name: "p", about: "backfill of --records contacts from each --providers CRM at its default quota: calls vs ceil(N/page), refused calls, ground truth",
 			run: func(ctx context.Context, b *bench) []result { return b.providerGrid(ctx) }},
+		{name: "s", about: "soak: --soak of mutations, webhooks and deltas on three workers: lag, memory, invariants",
+			run: func(ctx context.Context, b *bench) []result { return []result{b.runSoak(ctx)} }, optIn: true},
 	}
 }
 
@@ -69,6 +74,18 @@ func scenarioNames() []string {
 	var names []string
 	for _, s := range allScenarios() {
 		names = append(names, s.name)
+	}
+	return names
+}
+
+// defaultScenarioNames lists the scenarios a run without --scenarios runs: all but the
+// opt-in ones.
+func defaultScenarioNames() []string {
+	var names []string
+	for _, s := range allScenarios() {
+		if !s.optIn {
+			names = append(names, s.name)
+		}
 	}
 	return names
 }
@@ -245,10 +262,10 @@ func (r *rig) measure(ctx context.Context, res *result, elapsed time.Duration) (
 	return st, nil
 }
 
-// withRig sets up a run's world, runs fn in it under runTimeout, and tears the world down
+// withRig sets up a run's world, runs fn in it under spec.timeout (default runTimeout), and tears the world down
 // whatever happened. The error reports what failed, fn's and the teardown's.
 func (b *bench) withRig(ctx context.Context, spec rigSpec, fn func(context.Context, *rig) error) (err error) {
-	ctx, cancel := context.WithTimeout(ctx, runTimeout)
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(spec.timeout, runTimeout))
 	defer cancel()
 	b.progress("%s: starting (%d worker(s))", spec.run, spec.workers)
 	r, err := newRig(ctx, b, spec)
