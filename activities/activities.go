@@ -51,6 +51,8 @@ type Activities struct {
 	now          func() time.Time
 	// metrics records CRM calls, quota, records written and sync lag; nil records nothing.
 	metrics *metrics.Metrics
+	// signaler tells a workflow about its activities' failed attempts; nil tells nobody.
+	signaler Signaler
 
 	// PropertiesTTL is how long fetched property definitions are trusted.
 	propertiesTTL time.Duration
@@ -83,6 +85,9 @@ type Options struct {
 	Logger       *zap.Logger
 	// Metrics records CRM calls, quota remaining, records written and sync lag (optional).
 	Metrics *metrics.Metrics
+	// Signaler reports failed attempts of CRM calls to their workflows (optional: the
+	// worker's Temporal client).
+	Signaler Signaler
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// PropertiesTTL is how long property definitions are trusted (default 1 h).
@@ -125,6 +130,7 @@ func New(opts Options) (*Activities, error) {
 		log:           opts.Logger,
 		now:           opts.Now,
 		metrics:       opts.Metrics,
+		signaler:      opts.Signaler,
 		propertiesTTL: opts.PropertiesTTL,
 		maxSlotWait:   opts.MaxSlotWait,
 		sharedQueues:  opts.SharedQueues,

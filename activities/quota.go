@@ -84,7 +84,9 @@ func (a *Activities) call(ctx context.Context, in *Integration, kind, op string,
 		if !pause.Until.IsZero() {
 			return PauseError(op, pause)
 		}
-		return classify(ctx, op, callErr)
+		err := classify(ctx, op, callErr)
+		a.reportAttempt(ctx, err)
+		return err
 	}
 	return nil
 }

@@ -104,16 +104,17 @@ func run(ctx context.Context) error {
 		defer stopMetrics()
 	}
 
-	acts, err := activities.New(activities.Options{Store: st, Integrations: integrations, Logger: log, Metrics: m, SharedQueues: env.SharedQueues})
-	if err != nil {
-		return err
-	}
-
 	c, err := temporalclient.Dial(ctx, env.Temporal, log, temporalclient.WithMetrics(m.Temporal()))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+
+	acts, err := activities.New(activities.Options{Store: st, Integrations: integrations, Logger: log, Metrics: m,
+		SharedQueues: env.SharedQueues, Signaler: c})
+	if err != nil {
+		return err
+	}
 	if err := temporalclient.EnsureSearchAttributes(ctx, c, env.Temporal.Namespace); err != nil {
 		// Syncs run without them; only filtering in the Web UI needs them.
 		log.Warn("crmsync's search attributes are not registered; register them to filter syncs in the Web UI", zap.Error(err))

@@ -70,6 +70,7 @@ func SyncAssociations(ctx workflow.Context, in AssociationsInput) (AssociationsR
 	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) { return *p, nil }); err != nil {
 		return AssociationsResult{}, err
 	}
+	watchAttempts(ctx, p)
 	if st.Queues == nil {
 		var q activities.Queues
 		ref := activities.StreamRef{Integration: in.Integration, Object: in.From}

@@ -195,6 +195,7 @@ func Backfill(ctx workflow.Context, in BackfillInput) (BackfillResult, error) {
 	}); err != nil {
 		return BackfillResult{}, err
 	}
+	watchAttempts(ctx, &st.Progress)
 
 	if st.Phase == phaseStarting {
 		var begin activities.BeginBackfillResult

@@ -77,6 +77,7 @@ func DeltaSync(ctx workflow.Context, in DeltaInput) (DeltaResult, error) {
 	}); err != nil {
 		return DeltaResult{}, err
 	}
+	watchAttempts(ctx, p)
 
 	if st.Phase == phaseStarting {
 		var begin activities.BeginDeltaResult

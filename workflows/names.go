@@ -111,6 +111,9 @@ type Progress struct {
 	// Waiting, while set, says why the sync's CRM calls are paused and until when (the
 	// daily budget is spent or down to the share kept for other apps).
 	Waiting *activities.QuotaPause `json:"waiting,omitempty"`
+	// LastError is the last failed attempt of one of the sync's CRM calls (retried by
+	// Temporal), with when it happened; nil while none has failed.
+	LastError *activities.AttemptFailure `json:"last_error,omitempty"`
 	// Remaining is the CRM's window quota left after the last call, -1 when unknown.
 	Remaining int       `json:"remaining"`
 	StartedAt time.Time `json:"started_at"`
@@ -189,6 +192,22 @@ func refreshProperties(ctx workflow.Context, ref activities.StreamRef, q activit
 	}
 	p.Phase = phaseProperties
 	return callCRM(ctx, apiContext(ctx, apiQueue(ctx, ref.Integration, q), q), p, a.RefreshProperties, ref, nil)
+}
+
+// watchAttempts keeps p.LastError up to date from the failed attempts the sync's
+// activities report (activities.SignalAttemptFailed). It only receives signals, so it
+// adds nothing to the history of a run that gets none.
+func watchAttempts(ctx workflow.Context, p *Progress) {
+	ch := workflow.GetSignalChannel(ctx, activities.SignalAttemptFailed)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var f activities.AttemptFailure
+			if !ch.Receive(ctx, &f) {
+				return
+			}
+			p.LastError = &f
+		}
+	})
 }
 
 // refreshPropertyList is refreshProperties for a backfill that starts its lanes early: it

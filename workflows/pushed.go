@@ -88,6 +88,7 @@ func PushedChanges(ctx workflow.Context, in PushedChangesInput) error {
 	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) { return *p, nil }); err != nil {
 		return err
 	}
+	watchAttempts(ctx, p)
 	if st.Queues == nil {
 		var q activities.Queues
 		if err := workflow.ExecuteLocalActivity(localContext(ctx), a.Route, ref).Get(ctx, &q); err != nil {

@@ -434,6 +434,37 @@ func deltaEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	return env
 }
 
+// A failed attempt of a CRM call, retried by Temporal out of the workflow's sight, shows
+// in the progress query: the activity reports it with a signal.
+func TestProgressShowsTheLastFailedAttempt(t *testing.T) {
+	t.Parallel()
+	env := deltaEnv(t)
+	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	env.OnActivity(a.BeginDelta, mock.Anything, ref).Return(activities.BeginDeltaResult{From: crm.Cursor{ModifiedAt: t0}, BackfillDone: true}, nil).Once()
+	env.OnActivity(a.PropertiesStale, mock.Anything, ref).Return(false, nil).Once()
+	env.OnActivity(a.DeltaPage, mock.Anything, mock.Anything).After(time.Minute).
+		Return(activities.DeltaPageResult{PageResult: page(5, 5), Next: crm.Cursor{ModifiedAt: t0.Add(time.Second)}}, nil).Once()
+	env.OnActivity(a.FinishDelta, mock.Anything, mock.Anything).Return(nil).Once()
+	failure := activities.AttemptFailure{Activity: "DeltaPage", Attempt: 3, Error: "reading changes of acme/contacts: unavailable (HTTP 503)", At: t0}
+	var before, after Progress
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(QueryProgress)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&before))
+		env.SignalWorkflow(activities.SignalAttemptFailed, failure)
+	}, 10*time.Second)
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(QueryProgress)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&after))
+	}, 20*time.Second)
+	env.ExecuteWorkflow(DeltaSync, DeltaInput{Integration: "acme", Object: crm.Contacts})
+	require.NoError(t, env.GetWorkflowError())
+	require.Nil(t, before.LastError)
+	require.NotNil(t, after.LastError)
+	require.Equal(t, failure, *after.LastError)
+}
+
 func TestDeltaReadsChangesThenArchived(t *testing.T) {
 	t.Parallel()
 	env := deltaEnv(t)

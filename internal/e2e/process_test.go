@@ -15,6 +15,7 @@ import (
 	"github.com/crmsync/crmsync/internal/crm"
 	"github.com/crmsync/crmsync/internal/crmsim"
 	"github.com/crmsync/crmsync/internal/pgtest"
+	"github.com/crmsync/crmsync/workflows"
 )
 
 // PostgreSQL drops every connection of the worker, three times, mid-backfill (as a restart
@@ -107,4 +108,35 @@ func TestBackfillSurvivesATemporalServerRestart(t *testing.T) {
 	require.LessOrEqual(t, calls, minimum+2, "more than a page or two re-read across the restart")
 	h.requireGroundTruth(time.Time{})
 	require.Zero(t, h.sim.Stats().Early)
+}
+
+// A CRM call that fails and is retried by Temporal shows in the sync's progress query:
+// the worker reports the failed attempt to its workflow.
+func TestProgressQueryShowsTheLastFailedAttempt(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{
+		sim:            crmsim.Options{Seed: 95, Contacts: 3000, Companies: 10, Deals: 10, Latency: 50 * time.Millisecond},
+		objects:        []crm.Object{crm.Contacts},
+		requestsPer10s: 1000,
+		lanes:          1,
+	})
+	h.startWorker()
+	runs := h.start("backfill")
+	require.Eventually(t, func() bool { return h.backfillPages(crm.Contacts) >= 3 }, time.Minute, 5*time.Millisecond)
+	h.sim.InjectFault(crmsim.Fault{Endpoint: "list contacts", Kind: crmsim.Fault503, Count: 2})
+	var p workflows.Progress
+	require.Eventually(t, func() bool {
+		v, err := h.client.QueryWorkflow(t.Context(), runs[0].GetID(), "", workflows.QueryProgress)
+		if err != nil || v.Get(&p) != nil {
+			return false
+		}
+		return p.LastError != nil
+	}, time.Minute, 20*time.Millisecond)
+	t.Logf("progress while retrying: last error %+v", *p.LastError)
+	require.Equal(t, "BackfillPage", p.LastError.Activity)
+	require.Contains(t, p.LastError.Error, "503")
+	require.NotContains(t, p.LastError.Error, h.token)
+	h.wait(2*time.Minute, runs...)
+	h.requireGroundTruth(time.Time{})
+	h.recordHistories(map[string]string{"backfill-attempt-failed-contacts.json": workflows.BackfillID(h.integration, crm.Contacts)})
 }
