@@ -52,12 +52,41 @@ type temporalLogger struct {
 	z *zap.SugaredLogger
 }
 
-func (l *temporalLogger) Debug(msg string, keyvals ...any) { l.z.Debugw(msg, keyvals...) }
-func (l *temporalLogger) Info(msg string, keyvals ...any)  { l.z.Infow(msg, keyvals...) }
-func (l *temporalLogger) Warn(msg string, keyvals ...any)  { l.z.Warnw(msg, keyvals...) }
-func (l *temporalLogger) Error(msg string, keyvals ...any) { l.z.Errorw(msg, keyvals...) }
+func (l *temporalLogger) Debug(msg string, keyvals ...any) { l.z.Debugw(msg, fields(keyvals)...) }
+func (l *temporalLogger) Info(msg string, keyvals ...any)  { l.z.Infow(msg, fields(keyvals)...) }
+func (l *temporalLogger) Warn(msg string, keyvals ...any)  { l.z.Warnw(msg, fields(keyvals)...) }
+func (l *temporalLogger) Error(msg string, keyvals ...any) { l.z.Errorw(msg, fields(keyvals)...) }
 
 // With returns a logger with extra fields, so the SDK's per-workflow fields stay structured.
 func (l *temporalLogger) With(keyvals ...any) log.Logger {
-	return &temporalLogger{z: l.z.With(keyvals...)}
+	return &temporalLogger{z: l.z.With(fields(keyvals)...)}
+}
+
+// sdkKeys renames the SDK's log keys to crmsync's, so that one query (workflow_id=...)
+// finds a workflow's lines whichever side wrote them.
+var sdkKeys = map[string]string{
+	"WorkflowID":   "workflow_id",
+	"RunID":        "run_id",
+	"Attempt":      "attempt",
+	"Namespace":    "namespace",
+	"TaskQueue":    "task_queue",
+	"WorkerID":     "worker_id",
+	"WorkflowType": "workflow_type",
+	"ActivityType": "activity_type",
+	"ActivityID":   "activity_id",
+}
+
+// fields renames the keys of SDK key-value pairs (leaving the values, and the slice the
+// SDK passed, untouched).
+func fields(keyvals []any) []any {
+	out := make([]any, len(keyvals))
+	copy(out, keyvals)
+	for i := 0; i+1 < len(out); i += 2 {
+		if k, ok := out[i].(string); ok {
+			if ours, ok := sdkKeys[k]; ok {
+				out[i] = ours
+			}
+		}
+	}
+	return out
 }
