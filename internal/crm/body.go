@@ -2,6 +2,9 @@ package crm
 
 import (
 	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -68,4 +71,29 @@ func Truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// HeaderInt reads a header holding a count (a rate-limit figure); absent, malformed and
+// negative values read as not there.
+func HeaderInt(h http.Header, name string) (int, bool) {
+	v := strings.TrimSpace(h.Get(name))
+	if v == "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// IsJSON reports whether a Content-Type names JSON (application/json or a +json type),
+// which is what a CRM's error bodies are parsed as; anything else (a proxy's HTML page) is
+// only described.
+func IsJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }

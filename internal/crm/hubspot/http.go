@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -95,7 +94,7 @@ func (c *Client) do(ctx context.Context, method, endpoint, path string, query ma
 	if out == nil {
 		return resp.StatusCode, rl, nil
 	}
-	if !isJSON(resp.Header.Get("Content-Type")) {
+	if !crm.IsJSON(resp.Header.Get("Content-Type")) {
 		return resp.StatusCode, rl, &crm.APIError{Kind: crm.KindBadResponse, Status: resp.StatusCode, Endpoint: endpoint,
 			Message: "expected JSON, got " + crm.DescribeBody(resp.Header.Get("Content-Type"), raw), RateLimit: rl,
 			CorrelationID: resp.Header.Get("X-HubSpot-Correlation-Id")}
@@ -118,7 +117,7 @@ func errorFromResponse(endpoint string, resp *http.Response, raw []byte, rl crm.
 		RateLimit:     rl,
 	}
 	var eb errorBody
-	if isJSON(resp.Header.Get("Content-Type")) && json.Unmarshal(raw, &eb) == nil {
+	if crm.IsJSON(resp.Header.Get("Content-Type")) && json.Unmarshal(raw, &eb) == nil {
 		e.Message = crm.Truncate(eb.Message, 500)
 		e.Category = cmp.Or(eb.Category, eb.ErrorType)
 		e.Policy = eb.PolicyName
@@ -201,42 +200,22 @@ func retryAfter(resp *http.Response, policy string, rl crm.RateLimit) time.Durat
 // parseRateLimit reads X-HubSpot-RateLimit-* headers. Search responses carry none.
 func parseRateLimit(h http.Header) crm.RateLimit {
 	var rl crm.RateLimit
-	maxV, okMax := headerInt(h, "X-HubSpot-RateLimit-Max")
-	rem, okRem := headerInt(h, "X-HubSpot-RateLimit-Remaining")
+	maxV, okMax := crm.HeaderInt(h, "X-HubSpot-RateLimit-Max")
+	rem, okRem := crm.HeaderInt(h, "X-HubSpot-RateLimit-Remaining")
 	if okMax && okRem {
 		rl.WindowKnown = true
 		rl.Max, rl.Remaining = maxV, rem
 		rl.Interval = 10 * time.Second
 		// An interval beyond a day is not a rate-limit window (and would overflow a Duration).
-		if ms, ok := headerInt(h, "X-HubSpot-RateLimit-Interval-Milliseconds"); ok && ms > 0 && ms <= int(24*time.Hour/time.Millisecond) {
+		if ms, ok := crm.HeaderInt(h, "X-HubSpot-RateLimit-Interval-Milliseconds"); ok && ms > 0 && ms <= int(24*time.Hour/time.Millisecond) {
 			rl.Interval = time.Duration(ms) * time.Millisecond
 		}
 	}
-	day, okDay := headerInt(h, "X-HubSpot-RateLimit-Daily")
-	dayRem, okDayRem := headerInt(h, "X-HubSpot-RateLimit-Daily-Remaining")
+	day, okDay := crm.HeaderInt(h, "X-HubSpot-RateLimit-Daily")
+	dayRem, okDayRem := crm.HeaderInt(h, "X-HubSpot-RateLimit-Daily-Remaining")
 	if okDay && okDayRem {
 		rl.DailyKnown = true
 		rl.DailyMax, rl.DailyRemaining = day, dayRem
 	}
 	return rl
-}
-
-func headerInt(h http.Header, name string) (int, bool) {
-	v := strings.TrimSpace(h.Get(name))
-	if v == "" {
-		return 0, false
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, false
-	}
-	return n, true
-}
-
-func isJSON(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return false
-	}
-	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -108,7 +107,7 @@ func (c *Client) send(ctx context.Context, endpoint, path string, query url.Valu
 		return rl, bad("reading response body", readErr)
 	case len(raw) > maxBody:
 		return rl, bad(fmt.Sprintf("response body larger than %d bytes", maxBody), nil)
-	case !isJSON(resp.Header.Get("Content-Type")):
+	case !crm.IsJSON(resp.Header.Get("Content-Type")):
 		return rl, bad("expected JSON, got "+crm.DescribeBody(resp.Header.Get("Content-Type"), raw), nil)
 	}
 	var env struct {
@@ -132,7 +131,7 @@ func (c *Client) send(ctx context.Context, endpoint, path string, query url.Valu
 // errorFromResponse turns a non-2xx response into a classified error.
 func (c *Client) errorFromResponse(endpoint, tok string, resp *http.Response, raw []byte, rl crm.RateLimit) *crm.APIError {
 	e := &crm.APIError{Status: resp.StatusCode, Endpoint: endpoint, RateLimit: rl}
-	jsonBody := isJSON(resp.Header.Get("Content-Type"))
+	jsonBody := crm.IsJSON(resp.Header.Get("Content-Type"))
 	var eb errorBody
 	if jsonBody && json.Unmarshal(raw, &eb) == nil {
 		e.Message = crm.Truncate(crm.Printable(eb.Error), 500)
@@ -202,7 +201,7 @@ func (c *Client) rateLimitWait(h http.Header, message string, rl crm.RateLimit) 
 		midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
 		return policy, midnight.Sub(now)
 	}
-	if secs, ok := headerInt(h, headerReset); ok {
+	if secs, ok := crm.HeaderInt(h, headerReset); ok {
 		return policy, min(time.Duration(secs)*time.Second, maxRetryAfter)
 	}
 	// The rolling window frees a slot at the latest one window after our last call.
@@ -238,36 +237,16 @@ func retryAfterHeader(h http.Header) (time.Duration, bool) {
 // crmsync never makes, so it is not reported.
 func (c *Client) parseRateLimit(h http.Header) crm.RateLimit {
 	var rl crm.RateLimit
-	maxV, okMax := headerInt(h, headerLimit)
-	rem, okRem := headerInt(h, headerRemaining)
+	maxV, okMax := crm.HeaderInt(h, headerLimit)
+	rem, okRem := crm.HeaderInt(h, headerRemaining)
 	if okMax && okRem {
 		rl.WindowKnown = true
 		rl.Max, rl.Remaining, rl.Interval = maxV, rem, burstWindow
 	}
-	if left, ok := headerInt(h, headerDailyTokens); ok {
+	if left, ok := crm.HeaderInt(h, headerDailyTokens); ok {
 		rl.DailyKnown = true
 		rl.DailyRemaining = left
 		rl.DailyMax = max(c.dailyTokens, left)
 	}
 	return rl
-}
-
-func headerInt(h http.Header, name string) (int, bool) {
-	v := strings.TrimSpace(h.Get(name))
-	if v == "" {
-		return 0, false
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, false
-	}
-	return n, true
-}
-
-func isJSON(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return false
-	}
-	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -112,7 +111,7 @@ func (c *Client) doJSON(ctx context.Context, rq request, out any) (crm.RateLimit
 		return rl, &crm.APIError{Kind: crm.KindBadResponse, Status: resp.StatusCode, Endpoint: rq.endpoint,
 			Message: fmt.Sprintf("response body larger than %d bytes", maxBody), RateLimit: rl}
 	}
-	if !isJSON(resp.Header.Get("Content-Type")) {
+	if !crm.IsJSON(resp.Header.Get("Content-Type")) {
 		return rl, &crm.APIError{Kind: crm.KindBadResponse, Status: resp.StatusCode, Endpoint: rq.endpoint,
 			Message: "expected JSON, got " + crm.DescribeBody(resp.Header.Get("Content-Type"), raw), RateLimit: rl}
 	}
@@ -168,7 +167,7 @@ const (
 // errorFromResponse turns a non-2xx response into a classified error.
 func (c *Client) errorFromResponse(endpoint, tok string, resp *http.Response, raw []byte, rl crm.RateLimit) *crm.APIError {
 	e := &crm.APIError{Status: resp.StatusCode, Endpoint: endpoint, RateLimit: rl}
-	if eb, ok := parseErrorBody(raw); ok && isJSON(resp.Header.Get("Content-Type")) {
+	if eb, ok := parseErrorBody(raw); ok && crm.IsJSON(resp.Header.Get("Content-Type")) {
 		e.Category = crm.Truncate(crm.Printable(eb.ErrorCode), 100)
 		e.Message = crm.Truncate(crm.Printable(eb.Message), 500)
 	} else {
@@ -248,12 +247,4 @@ func parseLimitInfo(h http.Header) crm.RateLimit {
 		}
 	}
 	return rl
-}
-
-func isJSON(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return false
-	}
-	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -99,7 +98,7 @@ func (c *Client) do(ctx context.Context, endpoint, path string, query url.Values
 	case len(raw) > maxBody:
 		return resp.StatusCode, rl, &crm.APIError{Kind: crm.KindBadResponse, Status: resp.StatusCode, Endpoint: endpoint,
 			Message: fmt.Sprintf("response body larger than %d bytes", maxBody), RateLimit: rl}
-	case !isJSON(resp.Header.Get("Content-Type")):
+	case !crm.IsJSON(resp.Header.Get("Content-Type")):
 		return resp.StatusCode, rl, &crm.APIError{Kind: crm.KindBadResponse, Status: resp.StatusCode, Endpoint: endpoint,
 			Message: "expected JSON, got " + crm.DescribeBody(resp.Header.Get("Content-Type"), raw), RateLimit: rl}
 	}
@@ -114,7 +113,7 @@ func (c *Client) do(ctx context.Context, endpoint, path string, query url.Values
 func (c *Client) errorFromResponse(endpoint string, resp *http.Response, raw []byte, rl crm.RateLimit, tok string) *crm.APIError {
 	e := &crm.APIError{Kind: kindOf(resp.StatusCode), Status: resp.StatusCode, Endpoint: endpoint, RateLimit: rl}
 	var eb errorBody
-	if isJSON(resp.Header.Get("Content-Type")) && json.Unmarshal(raw, &eb) == nil {
+	if crm.IsJSON(resp.Header.Get("Content-Type")) && json.Unmarshal(raw, &eb) == nil {
 		e.Category = crm.Truncate(crm.Printable(eb.Code), 100)
 		e.Message = crm.Truncate(crm.Printable(eb.Message), 500)
 	} else {
@@ -204,26 +203,14 @@ func parseRateLimit(h http.Header) crm.RateLimit {
 		{"X-RATELIMIT-DAY-LIMIT", "X-RATELIMIT-DAY-REMAINING"},
 		{"X-RATELIMIT-LIMIT", "X-RATELIMIT-REMAINING"},
 	} {
-		lim, ok1 := headerInt(h, pair[0])
-		rem, ok2 := headerInt(h, pair[1])
+		lim, ok1 := crm.HeaderInt(h, pair[0])
+		rem, ok2 := crm.HeaderInt(h, pair[1])
 		if ok1 && ok2 {
 			rl.DailyKnown, rl.DailyMax, rl.DailyRemaining = true, lim, rem
 			break
 		}
 	}
 	return rl
-}
-
-func headerInt(h http.Header, name string) (int, bool) {
-	v := strings.TrimSpace(h.Get(name))
-	if v == "" {
-		return 0, false
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, false
-	}
-	return n, true
 }
 
 // noteTokenReset keeps the latest X-ACCESSTOKEN-RESET: when Zoho says the access token in
@@ -236,12 +223,4 @@ func (c *Client) noteTokenReset(h http.Header) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		c.tokenReset.Store(t.UnixNano())
 	}
-}
-
-func isJSON(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return false
-	}
-	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
