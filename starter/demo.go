@@ -217,7 +217,7 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.say("%s simulator on http://%s: %d contacts, %d companies, %d deals; quota %s",
-		f.provider, srv.Addr, f.sim.contacts, f.sim.companies, f.sim.deals, describeQuota(d.cfg.Integrations[0].Quota))
+		f.provider, srv.Addr, f.sim.contacts, f.sim.companies, f.sim.deals, d.cfg.Integrations[0].Quota.String())
 	if f.provider != crmsim.ProviderHubSpot {
 		d.say(demoHubSpotOnly, f.provider)
 	}
@@ -689,7 +689,7 @@ func (d *demo) summary(ctx context.Context, streams []stream, st crmsim.Stats, e
 	q := d.cfg.Integrations[0].Quota
 	fmt.Fprintf(d.out, "\nAPI calls used:      %d in all (%s)\n", st.Total, endpointSummary(st))
 	fmt.Fprintf(d.out, "Refused calls:       %d (%s)\n", st.RateLimited, refusal(d.flags.provider))
-	rate := fmt.Sprintf("Request rate:        %.2f calls/s achieved; quota %s", float64(st.Total)/elapsed.Seconds(), describeQuota(q))
+	rate := fmt.Sprintf("Request rate:        %.2f calls/s achieved; quota %s", float64(st.Total)/elapsed.Seconds(), q.String())
 	if d.flags.provider == crmsim.ProviderHubSpot {
 		// The simulator measures the busiest rolling window of HubSpot's limit only.
 		peak := 0

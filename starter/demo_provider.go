@@ -68,21 +68,6 @@ func demoQuota(provider string, f demoFlags) string {
 	return fmt.Sprintf("\n      requests_per_10s: %d\n      daily: %d\n      search_per_second: %d", f.quota10s, s.daily, s.searchRate)
 }
 
-// describeQuota puts a loaded quota in words for the demo's lines.
-func describeQuota(q config.Quota) string {
-	var parts []string
-	if n := q.WindowCalls(); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d requests / %s", n, q.WindowLength()))
-	}
-	if q.Concurrency > 0 {
-		parts = append(parts, fmt.Sprintf("%d in flight", q.Concurrency))
-	}
-	if q.Daily > 0 {
-		parts = append(parts, fmt.Sprintf("%d a day", q.Daily))
-	}
-	return strings.Join(parts, ", ")
-}
-
 // pageSize is the integration's connector's list page, the unit of a backfill's minimum
 // cost. It comes from the connector itself so that the demo never disagrees with it.
 func pageSize(in config.Integration) (int, error) {

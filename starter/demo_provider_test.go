@@ -45,7 +45,7 @@ func TestDemoConfigForEveryProvider(t *testing.T) {
 			in := cfg.Integrations[0]
 			require.Equal(t, tc.provider, in.Provider)
 			require.Equal(t, "http://127.0.0.1:8090", in.BaseURL)
-			require.Equal(t, tc.quota, describeQuota(in.Quota))
+			require.Equal(t, tc.quota, in.Quota.String())
 			if tc.oauthPath == "" {
 				require.Nil(t, in.OAuth)
 				require.Equal(t, demoTokenEnv, in.CredentialEnv)

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/crmsync/crmsync/internal/config"
 	"github.com/crmsync/crmsync/internal/crm"
 	"github.com/crmsync/crmsync/internal/crm/provider"
 	"github.com/crmsync/crmsync/internal/crmsim"
@@ -135,23 +133,8 @@ func (r *rig) providerCounts(ctx context.Context, res *result, elapsed time.Dura
 		return providerCounts{}, err
 	}
 	return providerCounts{
-		Provider: r.integ.Provider, Quota: describeQuota(q), PageSize: conn.PageSize(),
+		Provider: r.integ.Provider, Quota: q.String(), PageSize: conn.PageSize(),
 		ListCalls: list, OtherCalls: st.Total - list, Refused: st.RateLimited, TokenGrants: r.sim.RefreshGrants(),
 		Compared: diff.Compared, Mismatches: diff.Mismatches(),
 	}, nil
-}
-
-// describeQuota puts a quota in words: its window, calls in flight and daily allowance.
-func describeQuota(q config.Quota) string {
-	var parts []string
-	if n := q.WindowCalls(); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d per %s", n, q.WindowLength()))
-	}
-	if q.Concurrency > 0 {
-		parts = append(parts, fmt.Sprintf("%d in flight", q.Concurrency))
-	}
-	if q.Daily > 0 {
-		parts = append(parts, fmt.Sprintf("%d a day", q.Daily))
-	}
-	return strings.Join(parts, ", ")
 }

@@ -343,6 +343,22 @@ func (q Quota) WindowCalls() int {
 	return q.RequestsPer10s
 }
 
+// String puts the quota in words for people: its window, calls in flight and daily
+// allowance ("100 requests / 10s, 250000 a day").
+func (q Quota) String() string {
+	var parts []string
+	if n := q.WindowCalls(); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d requests / %s", n, q.WindowLength()))
+	}
+	if q.Concurrency > 0 {
+		parts = append(parts, fmt.Sprintf("%d in flight", q.Concurrency))
+	}
+	if q.Daily > 0 {
+		parts = append(parts, fmt.Sprintf("%d a day", q.Daily))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // WindowLength is the rolling window's length.
 func (q Quota) WindowLength() time.Duration {
 	if q.Window > 0 {
