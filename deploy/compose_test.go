@@ -177,7 +177,7 @@ func TestComposeWiresCrmsyncByEnvironment(t *testing.T) {
 		cfg, err := config.Load(filepath.Join(repoRoot, source))
 		require.NoError(t, err, "the config service %s mounts", name)
 		for _, in := range cfg.Integrations {
-			for _, v := range namedVariables(in) {
+			for _, v := range in.SecretEnvs() {
 				require.NotEmpty(t, env[v], "service %s: integration %s names %s, which the compose file does not set", name, in.ID, v)
 			}
 			if in.BaseURL != "" {
@@ -198,21 +198,6 @@ func TestComposeWiresCrmsyncByEnvironment(t *testing.T) {
 	j := slices.Index(sim.Entrypoint, "--webhook-url")
 	require.Positive(t, j)
 	requireServiceHost(t, c, "simulator --webhook-url", sim.Entrypoint[j+1])
-}
-
-// namedVariables are the environment variables an integration's config names.
-func namedVariables(in config.Integration) []string {
-	var out []string
-	if in.CredentialEnv != "" {
-		out = append(out, in.CredentialEnv)
-	}
-	if o := in.OAuth; o != nil {
-		out = append(out, o.ClientIDEnv, o.ClientSecretEnv, o.RefreshTokenEnv)
-	}
-	if w := in.Webhooks; w != nil {
-		out = append(out, w.SecretEnv)
-	}
-	return out
 }
 
 // requireServiceHost checks that a URL's host is one of the compose file's services.

@@ -275,7 +275,7 @@ func (d *doctor) checkTemporal(ctx context.Context, t config.Temporal) client.Cl
 // its CRM, the quota that call reported, and its delta schedules (when Temporal is up).
 func (d *doctor) checkIntegration(ctx context.Context, i int, in config.Integration, tc client.Client) {
 	field := fmt.Sprintf("integrations[%d]", i)
-	for _, name := range secretEnvs(in) {
+	for _, name := range in.SecretEnvs() {
 		d.secret(d.getenv(name))
 	}
 	conn := d.checkCredential(ctx, field, in)
@@ -295,21 +295,6 @@ func (d *doctor) checkIntegration(ctx context.Context, i int, in config.Integrat
 	}
 }
 
-// secretEnvs names the variables holding the integration's secrets.
-func secretEnvs(in config.Integration) []string {
-	var out []string
-	if in.CredentialEnv != "" {
-		out = append(out, in.CredentialEnv)
-	}
-	if o := in.OAuth; o != nil {
-		out = append(out, o.ClientIDEnv, o.ClientSecretEnv, o.RefreshTokenEnv)
-	}
-	if w := in.Webhooks; w != nil {
-		out = append(out, w.SecretEnv)
-	}
-	return out
-}
-
 // checkCredential reads the integration's secrets and, for OAuth, exchanges the refresh
 // token once; it returns the connector, or nil when the credential is unusable.
 func (d *doctor) checkCredential(ctx context.Context, field string, in config.Integration) crm.Connector {
@@ -317,7 +302,7 @@ func (d *doctor) checkCredential(ctx context.Context, field string, in config.In
 	cred, err := provider.NewCredential(in, d.getenv, d.hc)
 	if err != nil {
 		var missing []string
-		for _, v := range secretEnvs(in) {
+		for _, v := range in.SecretEnvs() {
 			if (in.Webhooks == nil || v != in.Webhooks.SecretEnv) && strings.TrimSpace(d.getenv(v)) == "" {
 				missing = append(missing, v)
 			}

@@ -98,6 +98,22 @@ type OAuth struct {
 	RefreshTokenEnv string `yaml:"refresh_token_env"`
 }
 
+// SecretEnvs names the environment variables holding the integration's secrets: its
+// token or OAuth values, and its webhook signing secret.
+func (in *Integration) SecretEnvs() []string {
+	var out []string
+	if in.CredentialEnv != "" {
+		out = append(out, in.CredentialEnv)
+	}
+	if o := in.OAuth; o != nil {
+		out = append(out, o.ClientIDEnv, o.ClientSecretEnv, o.RefreshTokenEnv)
+	}
+	if w := in.Webhooks; w != nil {
+		out = append(out, w.SecretEnv)
+	}
+	return out
+}
+
 // OAuthSecrets are an OAuth app's values, read from the environment.
 type OAuthSecrets struct {
 	TokenURL, ClientID, ClientSecret, RefreshToken string
