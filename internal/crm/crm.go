@@ -222,6 +222,9 @@ type BatchReadRequest struct {
 	// Archived reads deleted (archived) records instead of live ones: the copy a deletion
 	// left, with the properties it changed.
 	Archived bool
+	// IDProperty names the unique property IDs hold (HubSpot: "email"); empty for CRM ids.
+	// Only Writer connectors accept it; the others refuse a non-empty one.
+	IDProperty string
 }
 
 // Connector is one CRM account reached through its API. Every method makes exactly one HTTP
