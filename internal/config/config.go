@@ -47,7 +47,59 @@ var Providers = []string{"hubspot", "salesforce", "pipedrive", "zoho"}
 type Config struct {
 	// Integrations are the CRM accounts to sync; each runs on its own task queues.
 	Integrations []Integration `yaml:"integrations"`
+	// Intake lists the applications allowed to queue writes through the HTTP intake
+	// (starter intake).
+	Intake *Intake `yaml:"intake"`
 }
+
+// Intake configures the HTTP write intake.
+type Intake struct {
+	// Apps are the calling applications, each with its own bearer token.
+	Apps []IntakeApp `yaml:"apps"`
+}
+
+// IntakeApp is one application that queues writes.
+type IntakeApp struct {
+	// Name identifies the application in the outbox (write_outbox.app) and in logs.
+	Name string `yaml:"name"`
+	// TokenEnv is the NAME of the environment variable holding the app's bearer token.
+	TokenEnv string `yaml:"token_env"`
+	// Integrations the app may write to; empty means all.
+	Integrations []string `yaml:"integrations"`
+}
+
+// Token reads the app's bearer token from the environment.
+func (a IntakeApp) Token(getenv func(string) string) (string, error) {
+	t := strings.TrimSpace(getenv(a.TokenEnv))
+	if t == "" {
+		return "", fmt.Errorf("intake app %s: environment variable %s (token_env) is empty", a.Name, a.TokenEnv)
+	}
+	if len(t) < 16 {
+		return "", fmt.Errorf("intake app %s: the token in %s is shorter than 16 characters; use a long random one", a.Name, a.TokenEnv)
+	}
+	return t, nil
+}
+
+// Writes configures an integration's outbound write queue.
+type Writes struct {
+	// Objects are the objects that take writes, each with how its records are named.
+	Objects map[crm.Object]WriteObject `yaml:"objects"`
+	// MaxRecordBytes is the largest properties document one write may carry
+	// (default DefaultMaxRecordBytes).
+	MaxRecordBytes int `yaml:"max_record_bytes"`
+}
+
+// WriteObject says how queued writes name an object's records.
+type WriteObject struct {
+	// IDProperty is the CRM's unique property that names a record besides its id ("email"
+	// for HubSpot contacts): writes carrying it are upserts, coalesced by its value. Empty:
+	// writes must carry the record's CRM id.
+	IDProperty string `yaml:"id_property"`
+}
+
+// DefaultMaxRecordBytes bounds one write's properties: HubSpot takes a few hundred
+// properties per record, a few kilobytes each at most in practice.
+const DefaultMaxRecordBytes = 64 << 10
 
 // Integration is one CRM account.
 type Integration struct {
@@ -82,6 +134,8 @@ type Integration struct {
 	// Webhooks, when set, lets the webhook receiver (starter webhooks) accept the CRM's
 	// change notifications for this account.
 	Webhooks *Webhooks `yaml:"webhooks"`
+	// Writes, when set, lets applications queue writes to this account's objects.
+	Writes *Writes `yaml:"writes"`
 }
 
 // OAuth names the environment variables of an OAuth app's refresh-token grant. Only the
@@ -453,6 +507,9 @@ func (c *Config) applyDefaults() {
 		if in.Webhooks != nil && in.Webhooks.FlushAfter == 0 {
 			in.Webhooks.FlushAfter = Duration(DefaultFlushAfter)
 		}
+		if in.Writes != nil && in.Writes.MaxRecordBytes == 0 {
+			in.Writes.MaxRecordBytes = DefaultMaxRecordBytes
+		}
 	}
 }
 
@@ -598,8 +655,66 @@ func (c *Config) Validate() error {
 				bad(p+".webhooks.flush_after", "must be between 0s and 1m, got %s", w.FlushAfter.D())
 			}
 		}
+		if w := in.Writes; w != nil {
+			if in.Provider != "hubspot" {
+				bad(p+".writes", "the write queue speaks HubSpot's batch endpoints only so far; %s is not supported", in.Provider)
+			}
+			if len(w.Objects) == 0 {
+				bad(p+".writes.objects", "name at least one object that takes writes, e.g. contacts: {id_property: email}")
+			}
+			for o, wo := range w.Objects {
+				if _, err := crm.ParseObject(string(o)); err != nil {
+					bad(fmt.Sprintf("%s.writes.objects.%s", p, o), "%v", err)
+				} else if !seenObj[o] {
+					// Written records come back through the syncs: that is what keeps
+					// PostgreSQL equal to the CRM after a write.
+					bad(fmt.Sprintf("%s.writes.objects.%s", p, o), "is not one of this integration's objects; sync it too")
+				}
+				if wo.IDProperty != "" && !propertyPattern.MatchString(wo.IDProperty) {
+					bad(fmt.Sprintf("%s.writes.objects.%s.id_property", p, o), "%q is not a property name", wo.IDProperty)
+				}
+			}
+			if w.MaxRecordBytes < 0 || w.MaxRecordBytes > 1<<20 {
+				bad(p+".writes.max_record_bytes", "must be between 1 and 1048576, got %d", w.MaxRecordBytes)
+			}
+		}
+	}
+	if c.Intake != nil {
+		names := map[string]bool{}
+		for i, app := range c.Intake.Apps {
+			p := fmt.Sprintf("intake.apps[%d]", i)
+			switch {
+			case app.Name == "":
+				bad(p+".name", "is required")
+			case names[app.Name]:
+				bad(p+".name", "%q is used twice", app.Name)
+			}
+			names[app.Name] = true
+			switch {
+			case app.TokenEnv == "":
+				bad(p+".token_env", "is required: the name of the environment variable that holds the app's bearer token")
+			case !envPattern.MatchString(app.TokenEnv):
+				bad(p+".token_env", "%q is not an environment variable name (it should name the variable, not hold the token)", shorten(app.TokenEnv))
+			}
+			for j, id := range app.Integrations {
+				if _, ok := seen[id]; !ok {
+					bad(fmt.Sprintf("%s.integrations[%d]", p, j), "%q is not a configured integration", id)
+				}
+			}
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// propertyPattern is a CRM property's internal name.
+var propertyPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// WriteTargets lists the (object, id property) pairs that take writes.
+func (in *Integration) WriteTargets() map[crm.Object]WriteObject {
+	if in.Writes == nil {
+		return nil
+	}
+	return in.Writes.Objects
 }
 
 // shorten keeps a value that may be a pasted secret out of error messages.

@@ -25,7 +25,19 @@ type Window struct {
 	// rather than bulk (backfill pages): it may take a slot ahead of bulk calls already
 	// reserved, and for one span after it bulk calls leave realtimeShare of the window free.
 	Realtime bool
+	// Writes marks the call as a batch of queued writes: below realtime calls, above bulk.
+	// It may take a slot ahead of bulk calls already reserved, leaving realtime's share
+	// free, and for one span after it bulk calls leave writesShare of the window free.
+	Writes bool
 }
+
+// writesShare: while queued writes are being sent, bulk calls leave one call in this many
+// of the window to them, so that a burst of application writes drains within a window or
+// two of a running backfill instead of after it.
+const writesShare = 2
+
+// writesRoom is how many calls of the window bulk reservations leave free for writes.
+func (w Window) writesRoom() int { return max(1, w.Calls/writesShare) }
 
 // realtimeShare: while realtime calls are about, bulk calls leave one call in this many of
 // the window (at least one) to them, so that a webhook batch never queues behind a
@@ -76,6 +88,7 @@ type ledgerRow struct {
 	blockedUntil          *time.Time
 	blockedWhy            string
 	realtimeUntil         *time.Time
+	writesUntil           *time.Time
 }
 
 // withLedger runs fn on the locked ledger row of (credential, kind), creating it if needed,
@@ -93,9 +106,9 @@ func (s *Store) withLedger(ctx context.Context, credential, kind string, fn func
 		}
 		var row ledgerRow
 		selectRow := func() error {
-			return tx.QueryRow(ctx, `SELECT pending, ours, others, blocked_until, blocked_why, realtime_until FROM quota_ledger
+			return tx.QueryRow(ctx, `SELECT pending, ours, others, blocked_until, blocked_why, realtime_until, writes_until FROM quota_ledger
 			WHERE credential = $1 AND kind = $2 FOR UPDATE`, credential, kind).
-				Scan(&row.pending, &row.ours, &row.others, &row.blockedUntil, &row.blockedWhy, &row.realtimeUntil)
+				Scan(&row.pending, &row.ours, &row.others, &row.blockedUntil, &row.blockedWhy, &row.realtimeUntil, &row.writesUntil)
 		}
 		err := selectRow()
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -112,8 +125,8 @@ func (s *Store) withLedger(ctx context.Context, credential, kind string, fn func
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE quota_ledger SET pending = $3, ours = $4, others = $5, blocked_until = $6, blocked_why = $7,
-			realtime_until = $8, updated_at = now() WHERE credential = $1 AND kind = $2`,
-			credential, kind, row.pending, row.ours, row.others, row.blockedUntil, row.blockedWhy, row.realtimeUntil)
+			realtime_until = $8, writes_until = $9, updated_at = now() WHERE credential = $1 AND kind = $2`,
+			credential, kind, row.pending, row.ours, row.others, row.blockedUntil, row.blockedWhy, row.realtimeUntil, row.writesUntil)
 		return err
 	})
 }
@@ -230,6 +243,12 @@ func countedCalls(ours, others []time.Time) []time.Time {
 // ending at each later reservation within a span) stays within the allowance. Bulk calls
 // leave room for it (spare); they never reserve ahead of one another.
 func realtimeSlot(pending, ours, others []time.Time, w Window, now, blockedUntil time.Time) time.Time {
+	return aheadSlot(pending, ours, others, w, now, blockedUntil, 0)
+}
+
+// aheadSlot is realtimeSlot for a call that leaves `spare` calls of every window free
+// (queued writes leave realtime's share).
+func aheadSlot(pending, ours, others []time.Time, w Window, now, blockedUntil time.Time, spare int) time.Time {
 	counted := countedCalls(ours, others)
 	fits := func(at time.Time) bool {
 		for _, t := range append([]time.Time{at}, pending...) {
@@ -247,7 +266,7 @@ func realtimeSlot(pending, ours, others []time.Time, w Window, now, blockedUntil
 					n++
 				}
 			}
-			if n > w.Calls {
+			if n > w.Calls-spare {
 				return false
 			}
 		}
@@ -274,7 +293,7 @@ func realtimeSlot(pending, ours, others []time.Time, w Window, now, blockedUntil
 	if n := len(pending); n > 0 && pending[n-1].After(last) {
 		last = pending[n-1]
 	}
-	return nextSlot(pending, ours, others, w, last, blockedUntil, 0)
+	return nextSlot(pending, ours, others, w, last, blockedUntil, spare)
 }
 
 // Reserve asks to send one call of a credential under a window. If the call could go
@@ -294,9 +313,15 @@ func (s *Store) Reserve(ctx context.Context, credential, kind string, w Window, 
 		if !w.Realtime && row.realtimeUntil != nil && row.realtimeUntil.After(now) {
 			spare = w.spare()
 		}
-		if w.Realtime {
+		switch {
+		case w.Realtime:
 			res.At = stamp(realtimeSlot(row.pending, row.ours, row.others, w, now, blocked))
-		} else {
+		case w.Writes:
+			res.At = stamp(aheadSlot(row.pending, row.ours, row.others, w, now, blocked, spare))
+		default:
+			if row.writesUntil != nil && row.writesUntil.After(now) {
+				spare = max(spare, min(spare+w.writesRoom(), w.Calls-1))
+			}
 			res.At = stamp(nextSlot(row.pending, row.ours, row.others, w, now, blocked, spare))
 		}
 		if blocked.After(now) && !res.At.After(blocked) {
@@ -311,9 +336,12 @@ func (s *Store) Reserve(ctx context.Context, credential, kind string, w Window, 
 		}
 		res.Granted = true
 		row.pending = insertSorted(row.pending, res.At)
-		if w.Realtime {
-			until := stamp(now.Add(w.span()))
+		until := stamp(now.Add(w.span()))
+		switch {
+		case w.Realtime:
 			row.realtimeUntil = &until
+		case w.Writes:
+			row.writesUntil = &until
 		}
 		return nil
 	})

@@ -432,6 +432,46 @@ func TestRealtimeCallsGoAheadOfBulkReservations(t *testing.T) {
 	require.LessOrEqual(t, maxInAnyWindow(sortedTimes(slots), 10*time.Second), 10)
 }
 
+// Queued writes rank between realtime calls and bulk ones: a write batch goes ahead of
+// bulk calls reserved for later but leaves realtime's share free, and while writes are
+// about, bulk calls leave half of the window to them.
+func TestWritesGoAheadOfBulkAndBehindRealtime(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	bulk := store.Window{Calls: 10, Period: 10 * time.Second}
+	wr, rt := bulk, bulk
+	wr.Writes, rt.Realtime = true, true
+	var slots []time.Time
+	reserve := func(w store.Window, at time.Time) time.Time {
+		t.Helper()
+		r, err := s.Reserve(ctx, "cred", "window", w, at, time.Minute)
+		require.NoError(t, err)
+		require.True(t, r.Granted)
+		slots = append(slots, r.At)
+		return r.At
+	}
+	// A realtime call: bulk and writes leave it a tenth of the window from now on.
+	require.Equal(t, t0, reserve(rt, t0))
+	// A write batch goes at once.
+	require.Equal(t, t0.Add(time.Second), reserve(wr, t0.Add(time.Second)))
+	// A backfill now leaves half the window and realtime's call free: with the two calls
+	// in flight, it takes 2.
+	for i := range 2 {
+		require.Equal(t, t0.Add(2*time.Second), reserve(bulk, t0.Add(2*time.Second)), "bulk call %d", i)
+	}
+	require.True(t, reserve(bulk, t0.Add(2*time.Second)).After(t0.Add(10*time.Second)), "the third bulk call waits for the next window")
+	// Writes take the room bulk left (the bulk call reserved for later counts too, until
+	// answered), up to realtime's share: 4 more now.
+	for i := range 4 {
+		require.Equal(t, t0.Add(3*time.Second), reserve(wr, t0.Add(3*time.Second)), "write call %d", i)
+	}
+	require.True(t, reserve(wr, t0.Add(3*time.Second)).After(t0.Add(10*time.Second)), "writes leave realtime's share")
+	// The realtime call still goes at once.
+	require.Equal(t, t0.Add(4*time.Second), reserve(rt, t0.Add(4*time.Second)))
+	require.LessOrEqual(t, maxInAnyWindow(sortedTimes(slots), 10*time.Second), 10)
+}
+
 // Without realtime calls about, bulk calls use the whole window.
 func TestBulkCallsUseTheWholeWindowWithoutRealtimeCalls(t *testing.T) {
 	t.Parallel()

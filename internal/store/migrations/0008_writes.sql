@@ -148,3 +148,7 @@ BEGIN
 END
 $$;
 CREATE TRIGGER write_outbox_queued BEFORE INSERT ON write_outbox FOR EACH ROW EXECUTE FUNCTION crmsync_write_queued();
+
+-- Until when queued writes have been sent on a credential: while set, backfill calls leave
+-- half of every window to them (writes rank below realtime calls, above backfills).
+ALTER TABLE quota_ledger ADD COLUMN writes_until timestamptz;
