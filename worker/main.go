@@ -22,9 +22,11 @@ import (
 
 	"github.com/crmsync/crmsync/activities"
 	"github.com/crmsync/crmsync/internal/config"
+	"github.com/crmsync/crmsync/internal/crm"
 	"github.com/crmsync/crmsync/internal/crm/provider"
 	"github.com/crmsync/crmsync/internal/logging"
 	"github.com/crmsync/crmsync/internal/metrics"
+	"github.com/crmsync/crmsync/internal/outbox"
 	"github.com/crmsync/crmsync/internal/ratelimit"
 	"github.com/crmsync/crmsync/internal/store"
 	"github.com/crmsync/crmsync/internal/temporalclient"
@@ -115,10 +117,17 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	searchable := true
 	if err := temporalclient.EnsureSearchAttributes(ctx, c, env.Temporal.Namespace); err != nil {
 		// Syncs run without them; only filtering in the Web UI needs them.
 		log.Warn("crmsync's search attributes are not registered; register them to filter syncs in the Web UI", zap.Error(err))
+		searchable = false
 	}
+	stopOutbox, err := startOutbox(ctx, cfg, st, c, env.TaskQueue, searchable, log)
+	if err != nil {
+		return err
+	}
+	defer stopOutbox()
 
 	workers := []worker.Worker{newWorkflowWorker(c, env.TaskQueue, acts)}
 	var shared ratelimit.Rates
@@ -192,12 +201,63 @@ func serveMetrics(ctx context.Context, addr string, m *metrics.Metrics, log *zap
 	}, nil
 }
 
+// startOutbox registers the config's write targets (the outbox's trigger refuses writes
+// to anything else) and runs the dispatcher that wakes each stream's WriteQueue workflow
+// when writes are queued.
+func startOutbox(ctx context.Context, cfg *config.Config, st *store.Store, c client.Client, queue string, searchable bool, log *zap.Logger) (stop func(), err error) {
+	var targets []store.WriteTarget
+	streams := map[string]bool{}
+	providers := map[string]string{}
+	for _, in := range cfg.Integrations {
+		providers[in.ID] = in.Provider
+		for obj, wo := range in.WriteTargets() {
+			targets = append(targets, store.WriteTarget{Integration: in.ID, Object: string(obj), IDProperty: wo.IDProperty,
+				MaxBytes: in.Writes.MaxRecordBytes})
+			streams[in.ID+"/"+string(obj)] = true
+		}
+	}
+	if err := st.SetWriteTargets(ctx, targets); err != nil {
+		return nil, err
+	}
+	wake := func(ctx context.Context, integration, object string) error {
+		obj := crm.Object(object)
+		opts := client.StartWorkflowOptions{ID: workflows.WritesID(integration, obj), TaskQueue: queue}
+		v := workflows.VisibilityOf(workflows.KindWrites, integration, providers[integration], obj)
+		opts.Memo = v.Memo
+		if searchable {
+			opts.TypedSearchAttributes = v.SearchAttributes
+		}
+		_, err := c.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalWrites, nil, opts, workflows.WriteQueue,
+			workflows.WriteQueueInput{Integration: integration, Object: obj})
+		return err
+	}
+	d, err := outbox.New(outbox.Options{Pool: st.Pool(), Store: st, Wake: wake, Streams: streams, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if len(streams) == 0 {
+		return func() {}, nil
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.Run(runCtx)
+	}()
+	log.Info("write queue ready", zap.Int("streams", len(streams)))
+	return func() {
+		cancel()
+		<-done
+	}, nil
+}
+
 func newWorkflowWorker(c client.Client, queue string, acts *activities.Activities) worker.Worker {
 	w := worker.New(c, queue, worker.Options{WorkerStopTimeout: 10 * time.Second})
 	w.RegisterWorkflow(workflows.Backfill)
 	w.RegisterWorkflow(workflows.DeltaSync)
 	w.RegisterWorkflow(workflows.PushedChanges)
 	w.RegisterWorkflow(workflows.SyncAssociations)
+	w.RegisterWorkflow(workflows.WriteQueue)
 	// The PostgreSQL-only steps run as local activities of the workflows.
 	w.RegisterActivity(acts)
 	return w

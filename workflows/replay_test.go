@@ -58,6 +58,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 				r.RegisterWorkflow(DeltaSync)
 				r.RegisterWorkflow(PushedChanges)
 				r.RegisterWorkflow(SyncAssociations)
+				r.RegisterWorkflow(WriteQueue)
 			}, h.File, h.WorkflowID)
 			require.NoError(t, err)
 		})

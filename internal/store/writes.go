@@ -474,15 +474,20 @@ func (s *Store) OpenWriteStreams(ctx context.Context) ([]WriteStreamKey, error) 
 	return keys, nil
 }
 
-// HasDueWrites reports whether a stream has pending writes due by now.
-func (s *Store) HasDueWrites(ctx context.Context, integration, object string, now time.Time) (bool, error) {
-	var due bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM write_outbox WHERE integration = $1 AND object = $2 AND state = 'pending'
-		AND (not_before IS NULL OR not_before <= $3))`, integration, object, now).Scan(&due)
+// WritesDue reports whether a stream has pending writes due by now, and when the
+// earliest write waiting out a retry delay is due (zero when none waits).
+func (s *Store) WritesDue(ctx context.Context, integration, object string, now time.Time) (due bool, next time.Time, err error) {
+	var nb *time.Time
+	err = s.pool.QueryRow(ctx, `SELECT coalesce(bool_or(not_before IS NULL OR not_before <= $3), false),
+		min(not_before) FILTER (WHERE not_before > $3)
+		FROM write_outbox WHERE integration = $1 AND object = $2 AND state = 'pending'`, integration, object, now).Scan(&due, &nb)
 	if err != nil {
-		return false, fmt.Errorf("checking queued writes of %s/%s: %w", integration, object, err)
+		return false, time.Time{}, fmt.Errorf("checking queued writes of %s/%s: %w", integration, object, err)
 	}
-	return due, nil
+	if nb != nil {
+		next = nb.UTC()
+	}
+	return due, next, nil
 }
 
 // WriteQueueStats is one stream's write queue, for `starter status`.

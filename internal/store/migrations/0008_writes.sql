@@ -97,7 +97,10 @@ CREATE INDEX write_dead_letters_open ON write_dead_letters (integration, object,
 -- Checks a queued write against its target and names its record, so that a bad write fails
 -- the application's own INSERT with a clear message instead of failing later; and wakes
 -- the workers (crmsync_writes) when the application's transaction commits.
-CREATE FUNCTION crmsync_write_queued() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The function keeps the search_path it was created with, so that an application that
+-- names the table with its schema (crmsync.write_outbox) is checked against the same
+-- write_targets.
+CREATE FUNCTION crmsync_write_queued() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
     t write_targets%ROWTYPE;
     bad text;
