@@ -40,6 +40,9 @@ Commands:
   status            every stream on one screen: state, last success, lag, records, calls today, waits  [--integration ID] [--watch [--every 2s]]
   doctor            check Temporal, PostgreSQL, each CRM's credential and quota, the schedules  [--integration ID]
   webhooks          receive the CRM's signed change notifications  [--listen :8088] [--public-url URL]
+  intake            take applications' writes over HTTP into the write queue  [--listen :8089]
+  writes dead       list the writes the CRM refused for good, with its words  [--integration ID] [--object O]
+  writes replay     queue dead letters again once the data is fixed  --seq N[,N...] | --all
   sim               run the CRM simulator                   (starter sim -h for its flags)
   codec-server      decrypt payloads for the Web UI and the temporal CLI  [--listen 127.0.0.1:8081] [--cors-origin URL]
 
@@ -102,6 +105,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return runAssociations(ctx, rest, out)
 	case "codec-server":
 		return runCodecServer(ctx, rest, out)
+	case "intake":
+		return runIntake(ctx, rest, out)
+	case "writes":
+		return runWrites(ctx, rest, out)
 	default:
 		return fmt.Errorf("unknown command %q; run starter -h", cmd)
 	}

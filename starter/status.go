@@ -210,8 +210,22 @@ func printStatus(ctx context.Context, c client.Client, st *store.Store, cfg *con
 		v.daily = dailies[s.integration]
 		views = append(views, v)
 	}
-	return renderStatus(out, views, ins, now)
+	if err := renderStatus(out, views, ins, now); err != nil {
+		return err
+	}
+	queues, err := st.WriteQueues(ctx, now)
+	if err != nil {
+		return err
+	}
+	dead, err := st.DeadLetters(ctx, store.DeadLetterFilter{}, statusDeadLetters)
+	if err != nil {
+		return err
+	}
+	return renderWriteQueues(out, queues, dead, now)
 }
+
+// statusDeadLetters is how many dead letters status lists (starter writes dead lists all).
+const statusDeadLetters = 5
 
 // renderStatus lays the views out, aligned, to fit one screen.
 func renderStatus(out io.Writer, views []streamView, ins []integrationView, now time.Time) error {

@@ -269,21 +269,33 @@ func (s *Store) ClaimWrites(ctx context.Context, integration, object, claimedBy 
 }
 
 // batchInputs merges a batch's writes into one input per record, in the order the records
-// first waited.
+// first waited. Writes commit in their applications' transactions, so a write can commit
+// (and be sent) before another with a lower seq: the properties an input sends take the
+// value of the highest seq that set them, whether that write is in the batch or already
+// sent, so the CRM ends with every property's latest queued value whatever the order of
+// commits.
 func batchInputs(ctx context.Context, q pgx.Tx, batchID int64) ([]BatchInput, error) {
-	rows, err := q.Query(ctx, `SELECT seq, record_key, properties, attempts FROM write_outbox WHERE batch_id = $1 AND state = 'sending' ORDER BY seq`, batchID)
+	rows, err := q.Query(ctx, `WITH b AS (
+			SELECT integration, object, id_property, record_key, min(seq) AS first
+			FROM write_outbox WHERE batch_id = $1 AND state = 'sending' GROUP BY 1, 2, 3, 4)
+		SELECT o.seq, o.record_key, o.properties, o.attempts, o.state = 'sending'
+		FROM write_outbox o JOIN b USING (integration, object, id_property, record_key)
+		WHERE (o.batch_id = $1 AND o.state = 'sending') OR (o.state = 'sent' AND o.seq > b.first)
+		ORDER BY o.seq`, batchID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var inputs []BatchInput
 	at := map[string]int{}
+	all := map[string]map[string]string{}
 	for rows.Next() {
 		var seq int64
 		var key string
 		var props []byte
 		var attempts int
-		if err := rows.Scan(&seq, &key, &props, &attempts); err != nil {
+		var mine bool
+		if err := rows.Scan(&seq, &key, &props, &attempts, &mine); err != nil {
 			return nil, err
 		}
 		i, ok := at[key]
@@ -291,8 +303,16 @@ func batchInputs(ctx context.Context, q pgx.Tx, batchID int64) ([]BatchInput, er
 			i = len(inputs)
 			at[key] = i
 			inputs = append(inputs, BatchInput{Key: key, Properties: map[string]string{}})
+			all[key] = map[string]string{}
+		}
+		if err := mergeProperties(all[key], props); err != nil {
+			return nil, fmt.Errorf("write %d: %w", seq, err)
+		}
+		if !mine {
+			continue
 		}
 		in := &inputs[i]
+		// The input sends the properties its own writes set.
 		if err := mergeProperties(in.Properties, props); err != nil {
 			return nil, fmt.Errorf("write %d: %w", seq, err)
 		}
@@ -300,7 +320,16 @@ func batchInputs(ctx context.Context, q pgx.Tx, batchID int64) ([]BatchInput, er
 		in.Attempts = max(in.Attempts, attempts)
 		in.TraceID = strconv.FormatInt(seq, 10)
 	}
-	return inputs, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range inputs {
+		in := &inputs[i]
+		for name := range in.Properties {
+			in.Properties[name] = all[in.Key][name]
+		}
+	}
+	return inputs, nil
 }
 
 // mergeProperties lays a queued write's properties over the values merged so far. Values

@@ -50,7 +50,9 @@ CREATE TABLE write_outbox (
 );
 CREATE UNIQUE INDEX write_outbox_idempotency ON write_outbox (integration, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX write_outbox_open ON write_outbox (integration, object, seq) WHERE state IN ('pending', 'sending');
-CREATE INDEX write_outbox_key ON write_outbox (integration, object, id_property, record_key) WHERE state IN ('pending', 'sending');
+-- Every write to a record, sent ones included: a write committed late is merged under the
+-- newer ones already sent.
+CREATE INDEX write_outbox_key ON write_outbox (integration, object, id_property, record_key, seq);
 CREATE INDEX write_outbox_done ON write_outbox (done_at) WHERE state = 'sent';
 
 -- A batch on its way to the CRM. A batch still here when its sender is gone is in doubt:
