@@ -56,6 +56,25 @@ func (s *Sim) adminRoutes(mux *http.ServeMux) {
 		s.InjectFault(f)
 		writeAdmin(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	mux.HandleFunc("POST "+adminPrefix+"write-faults", func(w http.ResponseWriter, r *http.Request) {
+		var f WriteFaults
+		if err := decodeBody(r, &f); err != nil {
+			writeAdminError(w, http.StatusBadRequest, err)
+			return
+		}
+		if err := s.SetWriteFaults(f); err != nil {
+			writeAdminError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeAdmin(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET "+adminPrefix+"writes", func(w http.ResponseWriter, _ *http.Request) {
+		writeAdmin(w, http.StatusOK, s.WriteStats())
+	})
+	mux.HandleFunc("POST "+adminPrefix+"writes/reset", func(w http.ResponseWriter, _ *http.Request) {
+		s.ResetWriteStats()
+		writeAdmin(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
 	mux.HandleFunc(adminPrefix, func(w http.ResponseWriter, r *http.Request) {
 		writeAdmin(w, http.StatusNotFound, map[string]string{"error": "no admin route " + r.Method + " " + r.URL.Path})
 	})

@@ -82,6 +82,9 @@ func (s *Sim) match(r *http.Request) route {
 			return rt
 		case len(seg) == 6 && seg[4] == "batch" && seg[5] == "read" && post:
 			return objRoute("batch_read", object, (*Sim).serveBatchRead)
+		case len(seg) == 6 && seg[4] == "batch" && post &&
+			(seg[5] == writeCreate || seg[5] == writeUpdate || seg[5] == writeUpsert):
+			return objRoute("batch_"+seg[5], object, serveBatchWrite(seg[5]))
 		}
 	case len(seg) == 7 && seg[0] == "crm" && seg[1] == "v4" && seg[2] == "associations" && seg[5] == "batch" && seg[6] == "read" && post:
 		return s.associationsRoute(seg[3], seg[4])

@@ -251,13 +251,27 @@ func (s *Sim) serveList(c *call) reply {
 	return jsonReply(http.StatusOK, resp)
 }
 
-// findBy looks a record up by id, or by a unique property when idProperty names one.
-func (o *objectStore) findBy(idProperty, value string) (*entry, bool) {
+// findBy looks a record up by id, or by a unique property when idProperty names one. When
+// several records hold a unique value (an archived one and a live one, say), the one whose
+// archived state matches wins.
+func (o *objectStore) findBy(idProperty, value string, archived bool) (*entry, bool) {
 	if idProperty == "" || idProperty == propObjectID {
 		return o.lookup(value)
 	}
 	i, ok := o.typ.index[idProperty]
 	if !ok {
+		return nil, false
+	}
+	if o.uniqueSlot(i) >= 0 {
+		hs := o.holders(i, value)
+		for _, e := range hs {
+			if e.cur.archived == archived {
+				return e, true
+			}
+		}
+		if len(hs) > 0 {
+			return hs[0], true
+		}
 		return nil, false
 	}
 	for _, e := range o.entries {
@@ -280,7 +294,7 @@ func (s *Sim) serveGet(c *call) reply {
 
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e, ok := o.findBy(q.Get("idProperty"), c.route.id)
+	e, ok := o.findBy(q.Get("idProperty"), c.route.id, archived)
 	if !ok || (e.cur.archived && !archived) {
 		return errorReply(http.StatusNotFound, c.corr, "OBJECT_NOT_FOUND", "resource not found")
 	}
@@ -344,7 +358,7 @@ func (s *Sim) serveBatchRead(c *call) reply {
 			continue
 		}
 		seen[id] = true
-		e, ok := o.findBy(body.IDProperty, id)
+		e, ok := o.findBy(body.IDProperty, id, archived)
 		if !ok || e.cur.archived != archived {
 			missing = append(missing, id)
 			continue

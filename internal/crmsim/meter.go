@@ -59,7 +59,8 @@ type Stats struct {
 	// Total counts all API requests, with a valid token or not.
 	Total int `json:"total"`
 	// ByEndpoint maps an endpoint key ("list contacts", "list_archived contacts",
-	// "search contacts", "batch_read contacts", "get contacts", "batch_associations
+	// "search contacts", "batch_read contacts", "batch_create contacts", "batch_update
+	// contacts", "batch_upsert contacts", "get contacts", "batch_associations
 	// contacts->companies", "owners", "pipelines deals", "properties contacts", "usage",
 	// "unknown") to response status -> count. Status 0 counts connections reset by an
 	// injected fault.

@@ -1,6 +1,7 @@
 package crmsim
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
@@ -53,7 +54,14 @@ type objectType struct {
 	defaults []int // properties returned when a request names none
 	core     []int // properties HubSpot returns whatever a request names
 	mutable  []string
+	// unique indexes the properties that identify a record like its id (contacts: email):
+	// the idProperty values batch read, update and upsert accept, kept one value to one
+	// live record by the batch writes.
+	unique []int
 }
+
+// typeID is HubSpot's object type id ("0-1" for contacts), which its messages use.
+func (t *objectType) typeID() string { return fmt.Sprintf("0-%d", int(t.kind)+1) }
 
 // propertyDef is HubSpot's Property shape (GET /crm/v3/properties/{object}).
 type propertyDef struct {
@@ -136,6 +144,7 @@ func newObjectTypes(pipes []pipeline) [numObjects]*objectType {
 	})
 	contacts.setDefaults("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname")
 	contacts.mutable = []string{"phone", "jobtitle", "lifecyclestage", "hs_lead_status", "city", "lastname", propOwner}
+	contacts.unique = []int{contacts.index["email"]}
 
 	companies := build(companiesKind, Companies, "company", "COMPANY", propObjectMod, "companyinformation", []prop{
 		{name: propCreateDate, label: "Create Date", typ: typeDatetime, field: "date", readOnly: true},

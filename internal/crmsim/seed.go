@@ -202,6 +202,9 @@ func seed(s *Sim) {
 	seedObject(s, cat, companiesKind, s.opts.Companies, streamCompanies, 301, 3)
 	seedObject(s, cat, contactsKind, s.opts.Contacts, streamContacts, 51, 1)
 	seedObject(s, cat, dealsKind, s.opts.Deals, streamDeals, 7001, 7)
+	for _, o := range s.objects {
+		o.buildUnique()
+	}
 
 	for _, o := range s.objects {
 		for _, e := range o.entries {

@@ -7,7 +7,11 @@
 // runs unchanged against either. On top of the API it offers what the real service cannot:
 // a deterministic seeded dataset, a ground-truth snapshot to compare a sync against, a
 // mutator that changes records while a sync runs, injected faults, and counters (including
-// calls that ignored a rate-limit wait) for asserting on client behaviour.
+// calls that ignored a rate-limit wait) for asserting on client behaviour. Batch create,
+// update and upsert write into the same dataset as the mutator, and the sim counts how
+// often each input (by objectWriteTraceId) was applied (WriteStats), so a writer can be
+// checked to lose no input and apply none twice, also under injected per-input failures
+// (WriteFaults).
 //
 // Admin routes under /_sim/ expose the same controls over HTTP for the demo; they need no
 // token and are never counted or rate limited.
@@ -84,6 +88,10 @@ type Options struct {
 	// WebhookClient posts the webhooks; default a client with a 5 s timeout.
 	WebhookClient *http.Client
 
+	// WriteFaults makes some inputs of the batch write endpoints fail retryably from the
+	// start; SetWriteFaults and POST /_sim/write-faults change them later.
+	WriteFaults WriteFaults
+
 	// AccessTokenTTL is how long an access token issued by a dialect's OAuth refresh grant
 	// lasts; default 1 h. Tests shorten it to make tokens expire mid-sync.
 	AccessTokenTTL time.Duration
@@ -125,8 +133,9 @@ type Sim struct {
 	rng       *rand.Rand
 	lastStamp time.Time
 
-	meter *meter
-	hooks *webhookSender // nil when Options.WebhookURL is empty
+	meter  *meter
+	hooks  *webhookSender // nil when Options.WebhookURL is empty
+	writes writeLedger    // guarded by mu, like the dataset it accounts for
 
 	access accessTokens
 	sf     *salesforceState
@@ -150,6 +159,7 @@ func New(opts Options) (*Sim, error) {
 		s.tokens[tok] = i
 	}
 	seed(s)
+	s.writes = newWriteLedger(opts.WriteFaults)
 	s.meter = newMeter(opts, s.start)
 	s.sf, s.pd, s.zo = newSalesforceState(s), newPipedriveState(s), newZohoState(s)
 	s.handler = s.routes()
@@ -190,6 +200,9 @@ func (o *Options) validate() error {
 		namedValue{"webhook retry base", int64(o.WebhookRetryBase)},
 		namedValue{"access token TTL", int64(o.AccessTokenTTL)},
 	)...)
+	if err := o.WriteFaults.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	errs = append(errs, o.validateWebhooks()...)
 	errs = append(errs, o.Salesforce.validate()...)
 	errs = append(errs, o.Pipedrive.validate()...)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -58,6 +59,11 @@ type objectStore struct {
 	byID     map[int64]int // id -> index in entries
 	archived []int         // indices of archived entries, ascending
 	lastID   int64
+	// uniq maps each of typ.unique's properties from a lower-cased value to the records
+	// holding it, so lookups by email stay fast on large datasets. It is nil until the
+	// seeded values are filled in; from then on add and the batch writes keep it current
+	// (the mutator never changes a unique value).
+	uniq []map[string][]*entry
 }
 
 func newObjectStore(t *objectType, n int) *objectStore {
@@ -68,6 +74,60 @@ func (o *objectStore) add(e *entry) {
 	o.byID[e.id] = len(o.entries)
 	o.entries = append(o.entries, e)
 	o.lastID = e.id
+	if o.uniq != nil {
+		o.indexUnique(e, e.cur)
+	}
+}
+
+// buildUnique indexes every record's unique values; seeding calls it once values are set.
+func (o *objectStore) buildUnique() {
+	o.uniq = make([]map[string][]*entry, len(o.typ.unique))
+	for k := range o.uniq {
+		o.uniq[k] = make(map[string][]*entry)
+	}
+	for _, e := range o.entries {
+		o.indexUnique(e, e.cur)
+	}
+}
+
+// indexUnique adds e under st's unique values.
+func (o *objectStore) indexUnique(e *entry, st *state) {
+	for k, i := range o.typ.unique {
+		if v := st.vals[i]; v != "" {
+			key := strings.ToLower(v)
+			o.uniq[k][key] = append(o.uniq[k][key], e)
+		}
+	}
+}
+
+// unindexUnique removes e from under st's unique values.
+func (o *objectStore) unindexUnique(e *entry, st *state) {
+	for k, i := range o.typ.unique {
+		if v := st.vals[i]; v != "" {
+			key := strings.ToLower(v)
+			list := slices.DeleteFunc(o.uniq[k][key], func(x *entry) bool { return x == e })
+			if len(list) == 0 {
+				delete(o.uniq[k], key)
+			} else {
+				o.uniq[k][key] = list
+			}
+		}
+	}
+}
+
+// uniqueSlot is the position of property index prop in typ.unique, or -1.
+func (o *objectStore) uniqueSlot(prop int) int {
+	return slices.Index(o.typ.unique, prop)
+}
+
+// holders lists the records whose unique property prop holds value (any case), in the
+// order they took it.
+func (o *objectStore) holders(prop int, value string) []*entry {
+	k := o.uniqueSlot(prop)
+	if k < 0 || value == "" {
+		return nil
+	}
+	return o.uniq[k][strings.ToLower(value)]
 }
 
 func (o *objectStore) lookup(id string) (*entry, bool) {

@@ -233,7 +233,8 @@ func (c *Client) List(ctx context.Context, req crm.ListRequest) (crm.Page, error
 	return crm.Page{Records: recs, Next: next, RateLimit: rl}, nil
 }
 
-// BatchRead reads up to 100 records by id with POST /crm/v3/objects/{object}/batch/read.
+// BatchRead reads up to 100 records by id with POST /crm/v3/objects/{object}/batch/read,
+// or by a unique property's values (req.IDProperty, "email") sent as HubSpot's idProperty.
 // HubSpot answers 207 when some ids are missing; those are left out.
 func (c *Client) BatchRead(ctx context.Context, req crm.BatchReadRequest) (crm.Page, error) {
 	op, err := objectPath(req.Object)
@@ -252,8 +253,9 @@ func (c *Client) BatchRead(ctx context.Context, req crm.BatchReadRequest) (crm.P
 	}
 	body := struct {
 		Properties []string `json:"properties"`
+		IDProperty string   `json:"idProperty,omitempty"`
 		Inputs     []input  `json:"inputs"`
-	}{Properties: req.Properties, Inputs: make([]input, len(req.IDs))}
+	}{Properties: req.Properties, IDProperty: req.IDProperty, Inputs: make([]input, len(req.IDs))}
 	if body.Properties == nil {
 		body.Properties = []string{}
 	}

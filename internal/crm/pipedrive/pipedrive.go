@@ -296,6 +296,11 @@ func (c *Client) BatchRead(ctx context.Context, req crm.BatchReadRequest) (crm.P
 		return crm.Page{}, err
 	}
 	endpoint := "GET /api/v2/" + entity
+	if req.IDProperty != "" {
+		// Only HubSpot's batch read takes an idProperty; reading by anything but the CRM's
+		// id here would silently return nothing.
+		return crm.Page{}, fmt.Errorf("%s: Pipedrive reads by record id only, not by %q", endpoint, req.IDProperty)
+	}
 	if len(req.IDs) == 0 || (req.Archived && req.Object != crm.Deals) {
 		return crm.Page{}, nil
 	}

@@ -568,3 +568,11 @@ func TestPipedriveSendsTheTokenInAHeader(t *testing.T) {
 	require.NotContains(t, err.Error(), "cursor-secret")
 	require.Contains(t, err.Error(), "GET /api/v2/deals")
 }
+
+func TestBatchReadRefusesAnIDProperty(t *testing.T) {
+	t.Parallel()
+	sim, c, _ := setup(t, crmsim.Options{Seed: 1, Contacts: 5})
+	_, err := c.BatchRead(t.Context(), crm.BatchReadRequest{Object: crm.Contacts, IDs: []string{"a@example.com"}, IDProperty: "email"})
+	require.ErrorContains(t, err, `by record id only, not by "email"`)
+	require.Zero(t, sim.Stats().Total, "refused before any call")
+}

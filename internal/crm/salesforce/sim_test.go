@@ -590,3 +590,11 @@ func countDistinct(lists ...[]string) int {
 	}
 	return len(seen)
 }
+
+func TestBatchReadRefusesAnIDProperty(t *testing.T) {
+	t.Parallel()
+	e, c := setup(t, crmsim.Options{Seed: 1, Contacts: 5}, salesforce.Options{})
+	_, err := c.BatchRead(t.Context(), crm.BatchReadRequest{Object: crm.Contacts, IDs: []string{"a@example.com"}, IDProperty: "email"})
+	require.ErrorContains(t, err, `by record id only, not by "email"`)
+	require.Zero(t, e.sim.Stats().Total, "refused before any call")
+}

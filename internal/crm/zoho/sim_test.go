@@ -542,3 +542,11 @@ func (c *clock) Add(d time.Duration) {
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
+
+func TestBatchReadRefusesAnIDProperty(t *testing.T) {
+	t.Parallel()
+	sim, c, _ := setup(t, crmsim.Options{Seed: 1, Contacts: 5})
+	_, err := c.BatchRead(t.Context(), crm.BatchReadRequest{Object: crm.Contacts, IDs: []string{"a@example.com"}, IDProperty: "email"})
+	require.ErrorContains(t, err, `by record id only, not by "email"`)
+	require.Zero(t, sim.Stats().Total, "refused before any call")
+}

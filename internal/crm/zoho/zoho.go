@@ -405,6 +405,11 @@ func (c *Client) BatchRead(ctx context.Context, req crm.BatchReadRequest) (crm.P
 		return crm.Page{}, err
 	}
 	endpoint := "GET /crm/v8/" + mod
+	if req.IDProperty != "" {
+		// Only HubSpot's batch read takes an idProperty; reading by anything but the CRM's
+		// id here would silently return nothing.
+		return crm.Page{}, fmt.Errorf("%s: Zoho reads by record id only, not by %q", endpoint, req.IDProperty)
+	}
 	if len(req.IDs) == 0 {
 		return crm.Page{}, nil
 	}
