@@ -146,6 +146,10 @@ type harness struct {
 	payloadKeys string
 	// metricsAddr is the worker's CRMSYNC_METRICS_ADDR: "off" unless options.metrics.
 	metricsAddr string
+	// intakePort is the write intake's port and appToken the calling app's bearer token
+	// (options.writes).
+	intakePort int
+	appToken   string
 }
 
 type options struct {
@@ -179,6 +183,9 @@ type options struct {
 	// metrics serves the worker's /metrics on a free port (h.metricsAddr); only for a
 	// test that runs one worker at a time. Off otherwise.
 	metrics bool
+	// writes lets the integration take queued writes to contacts (by email) and an app
+	// write through the intake (startIntake) on intakePort.
+	writes bool
 }
 
 func newHarness(t *testing.T, o options) *harness {
@@ -271,6 +278,11 @@ func newHarness(t *testing.T, o options) *harness {
 	if o.webhooks {
 		doc += fmt.Sprintf("    webhooks: {portal_id: %d, secret_env: E2E_APP_SECRET, flush_after: 1s}\n", crmsim.DefaultPortalID)
 	}
+	if o.writes {
+		h.intakePort, h.appToken = freePort(t), "app-token-"+randomHex(12)
+		doc += "    writes: {objects: {contacts: {id_property: email}}}\n"
+		doc += "intake: {apps: [{name: e2e-app, token_env: E2E_INTAKE_TOKEN}]}\n"
+	}
 	require.NoError(t, os.WriteFile(h.cfgPath, []byte(doc), 0o644))
 
 	h.temporal = cmp.Or(o.temporal, devServer.FrontendHostPort())
@@ -298,7 +310,22 @@ func (h *harness) env() []string {
 		"E2E_APP_SECRET="+h.webhookSecret, "E2E_CLIENT_ID=e2e-client", "E2E_CLIENT_SECRET=e2e-client-secret",
 		// Encryption only where the test asks for it, whatever the caller's shell holds.
 		config.PayloadKeysEnv+"="+h.payloadKeys,
-		"CRMSYNC_METRICS_ADDR="+h.metricsAddr)
+		"CRMSYNC_METRICS_ADDR="+h.metricsAddr, "E2E_INTAKE_TOKEN="+h.appToken)
+}
+
+// startIntake runs `starter intake` on the harness's intake port and waits until it answers.
+func (h *harness) startIntake() *workerProc {
+	h.t.Helper()
+	p := h.startProcess("intake", "starter", "intake", "--listen", fmt.Sprintf("127.0.0.1:%d", h.intakePort))
+	require.Eventually(h.t, func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", h.intakePort))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 50*time.Millisecond, "the intake never answered")
+	return p
 }
 
 // activityIdentities are the workers that ran a workflow's activities (its latest run).

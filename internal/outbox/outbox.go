@@ -93,12 +93,13 @@ func (d *Dispatcher) Run(ctx context.Context) {
 }
 
 func (d *Dispatcher) listen(ctx context.Context) error {
-	conn, err := d.opts.Pool.Acquire(ctx)
+	pooled, err := d.opts.Pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
 	// LISTEN belongs to the connection: never hand it back to the pool listening.
-	defer conn.Hijack().Close(context.WithoutCancel(ctx)) //nolint:errcheck // closing a connection we are done with
+	conn := pooled.Hijack()
+	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // closing a connection we are done with
 	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
 		return err
 	}
@@ -112,7 +113,7 @@ func (d *Dispatcher) listen(ctx context.Context) error {
 			wait = min(wait, d.opts.Gather)
 		}
 		waitCtx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
-		n, err := conn.Conn().WaitForNotification(waitCtx)
+		n, err := conn.WaitForNotification(waitCtx)
 		cancel()
 		switch {
 		case err == nil:
@@ -120,7 +121,7 @@ func (d *Dispatcher) listen(ctx context.Context) error {
 			continue
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case conn.Conn().IsClosed() || !errors.Is(err, context.DeadlineExceeded):
+		case conn.IsClosed() || !errors.Is(err, context.DeadlineExceeded):
 			return fmt.Errorf("waiting for notifications: %w", err)
 		}
 		for stream := range pending {

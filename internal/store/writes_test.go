@@ -119,7 +119,7 @@ func TestClaimCoalescesByRecordAndLatestValueWins(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.WriteTally{Retrying: 1}, tally)
 
-	b3, next, err := s.ClaimWrites(ctx, "acme", "contacts", "wf/3", 1, 100, t0, time.Minute)
+	b3, _, err := s.ClaimWrites(ctx, "acme", "contacts", "wf/3", 1, 100, t0, time.Minute)
 	require.NoError(t, err)
 	require.Len(t, b3.Inputs, 1)
 	require.Equal(t, []int64{q2[0].Seq}, b3.Inputs[0].Seqs)
