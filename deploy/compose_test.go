@@ -123,7 +123,7 @@ func (s service) dockerfile(t *testing.T) string {
 
 // crmsyncServices are the services that run crmsync's worker or starter against the
 // deployment: they need the database, Temporal and the config.
-var crmsyncServices = []string{"worker", "webhooks", "starter"}
+var crmsyncServices = []string{"worker", "webhooks", "intake", "starter"}
 
 func TestComposeHasEveryService(t *testing.T) {
 	t.Parallel()
@@ -182,6 +182,12 @@ func TestComposeWiresCrmsyncByEnvironment(t *testing.T) {
 			}
 			if in.BaseURL != "" {
 				requireServiceHost(t, c, name+" "+in.ID+".base_url", in.BaseURL)
+			}
+		}
+		if cfg.Intake != nil {
+			for _, app := range cfg.Intake.Apps {
+				_, err := app.Token(func(k string) string { return env[k] })
+				require.NoError(t, err, "service %s: intake app %s", name, app.Name)
 			}
 		}
 		requireServiceHost(t, c, name+" DATABASE_URL", env["DATABASE_URL"])

@@ -177,3 +177,21 @@ func TestProgressBarRateAndETA(t *testing.T) {
 	require.False(t, ok, "the archived pass has no known total")
 	require.Contains(t, progressLine(stream{}, p, 0), " 99% 7100/~7100", "never 100% before done")
 }
+
+func TestStatusShowsWriteQueuesAndDeadLetters(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	var out strings.Builder
+	require.NoError(t, renderWriteQueues(&out, nil, nil, now))
+	require.Empty(t, out.String(), "no write queue, no section")
+	queues := []store.WriteQueueStats{{Integration: "acme", Object: "contacts", Pending: 120, Sending: 100, Sent: 9000, Dead: 2,
+		OldestPending: now.Add(-90 * time.Second)}}
+	dead := []store.DeadLetter{{Seq: 4711, Integration: "acme", Object: "contacts", RecordKey: "bad@", App: "signup",
+		Category: "VALIDATION_ERROR", Message: "Email address bad@ is invalid", DeadAt: now.Add(-time.Minute)}}
+	require.NoError(t, renderWriteQueues(&out, queues, dead, now))
+	s := out.String()
+	for _, want := range []string{"WRITE QUEUE", "acme/contacts", "120", "9000", "1m30s ago", "4711", "VALIDATION_ERROR: Email address bad@ is invalid",
+		"starter writes replay"} {
+		require.Contains(t, s, want)
+	}
+}

@@ -167,6 +167,12 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{name: "webhook secret pasted", doc: minimal + "    webhooks: {portal_id: 62515, secret_env: 0f9a7c2e-1111-2222}\n", want: []string{"integrations[0].webhooks.secret_env:", "0f9a…"}},
 		{name: "portal of two integrations", doc: minimal + "    webhooks: {portal_id: 7, secret_env: S}\n" + strings.Replace(strings.TrimPrefix(minimal, "\nintegrations:\n"), "acme", "other", 1) + "    webhooks: {portal_id: 7, secret_env: S}\n", want: []string{"integrations[1].webhooks.portal_id:", "already taken by integrations[0]"}},
 		{name: "flush delay too long", doc: minimal + "    webhooks: {portal_id: 7, secret_env: S, flush_after: 5m}\n", want: []string{"integrations[0].webhooks.flush_after:"}},
+		{name: "writes to nothing", doc: minimal + "    writes: {}\n", want: []string{"integrations[0].writes.objects: name at least one object"}},
+		{name: "writes to an object not synced", doc: minimal + "    writes: {objects: {companies: {}}}\n", want: []string{"integrations[0].writes.objects.companies: is not one of this integration's objects"}},
+		{name: "writes by a bad property", doc: minimal + "    writes: {objects: {contacts: {id_property: \"e mail\"}}}\n", want: []string{"integrations[0].writes.objects.contacts.id_property:"}},
+		{name: "intake app without token", doc: minimal + "intake: {apps: [{name: shop}]}\n", want: []string{"intake.apps[0].token_env: is required"}},
+		{name: "intake app token pasted", doc: minimal + "intake: {apps: [{name: shop, token_env: 8f0e-secret-token}]}\n", want: []string{"intake.apps[0].token_env:", "8f0e…"}},
+		{name: "intake app for an unknown integration", doc: minimal + "intake: {apps: [{name: shop, token_env: SHOP_TOKEN, integrations: [nope]}]}\n", want: []string{`intake.apps[0].integrations[0]: "nope" is not a configured integration`}},
 		{name: "properties for an object not synced", doc: minimal + "    properties: {companies: [name]}\n", want: []string{"integrations[0].properties.companies:"}},
 	}
 	for _, tc := range tests {
@@ -262,4 +268,19 @@ func TestLanesAreSharedByTheObjects(t *testing.T) {
 			require.Equal(t, tc.want, in.LanesFor())
 		})
 	}
+}
+
+func TestWritesConfig(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse(strings.NewReader(minimal + "    writes: {objects: {contacts: {id_property: email}, deals: {}}}\n" +
+		"intake: {apps: [{name: shop, token_env: SHOP_TOKEN}]}\n"))
+	require.NoError(t, err)
+	in := c.Integrations[0]
+	require.Equal(t, config.DefaultMaxRecordBytes, in.Writes.MaxRecordBytes)
+	require.Equal(t, map[crm.Object]config.WriteObject{crm.Contacts: {IDProperty: "email"}, crm.Deals: {}}, in.WriteTargets())
+	_, err = c.Intake.Apps[0].Token(func(string) string { return "short" })
+	require.ErrorContains(t, err, "shorter than 16 characters")
+	tok, err := c.Intake.Apps[0].Token(func(k string) string { return map[string]string{"SHOP_TOKEN": " 0123456789abcdef0123 "}[k] })
+	require.NoError(t, err)
+	require.Equal(t, "0123456789abcdef0123", tok)
 }
