@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -85,10 +86,12 @@ func (e *WriteRefusedError) Error() string {
 }
 
 // QueueWrites queues writes in one transaction: all of them, or none when one is refused.
+// The inserts go to PostgreSQL as one pipeline, so a thousand writes cost one round trip.
 func (s *Store) QueueWrites(ctx context.Context, ws []QueuedWrite) ([]Queued, error) {
 	out := make([]Queued, len(ws))
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		for i, w := range ws {
+		b := &pgx.Batch{}
+		for _, w := range ws {
 			var recordID, key *string
 			if w.RecordID != "" {
 				recordID = &w.RecordID
@@ -96,34 +99,35 @@ func (s *Store) QueueWrites(ctx context.Context, ws []QueuedWrite) ([]Queued, er
 			if w.IdempotencyKey != "" {
 				key = &w.IdempotencyKey
 			}
-			app := w.App
-			if app == "" {
-				app = "sql"
-			}
-			// A savepoint per write lets a refused one name itself without the others.
-			sp, err := tx.Begin(ctx)
-			if err != nil {
-				return err
-			}
-			err = sp.QueryRow(ctx, `INSERT INTO write_outbox (integration, object, record_id, properties, idempotency_key, app)
+			b.Queue(`INSERT INTO write_outbox (integration, object, record_id, properties, idempotency_key, app)
 				VALUES ($1, $2, $3, $4, $5, $6)
 				ON CONFLICT (integration, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING seq`,
-				w.Integration, w.Object, recordID, w.Properties, key, app).Scan(&out[i].Seq)
-			if errors.Is(err, pgx.ErrNoRows) {
-				out[i].Duplicate = true
-				err = sp.QueryRow(ctx, `SELECT seq FROM write_outbox WHERE integration = $1 AND idempotency_key = $2`,
-					w.Integration, w.IdempotencyKey).Scan(&out[i].Seq)
-			}
+				w.Integration, w.Object, recordID, w.Properties, key, cmp.Or(w.App, "sql"))
+		}
+		br := tx.SendBatch(ctx, b)
+		var dups []int
+		for i := range ws {
+			err := br.QueryRow().Scan(&out[i].Seq)
 			var pgErr *pgconn.PgError
-			if errors.As(err, &pgErr) && (pgErr.Code == "22023" || pgErr.Code == "23502" || pgErr.Code == "54000" || pgErr.Code == "22P02") {
-				_ = sp.Rollback(ctx)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				out[i].Duplicate = true
+				dups = append(dups, i)
+			case errors.As(err, &pgErr) && refusal(pgErr.Code):
+				_ = br.Close()
 				return &WriteRefusedError{Index: i, Message: pgErr.Message}
-			}
-			if err != nil {
-				_ = sp.Rollback(ctx)
+			case err != nil:
+				_ = br.Close()
 				return err
 			}
-			if err := sp.Commit(ctx); err != nil {
+		}
+		if err := br.Close(); err != nil {
+			return err
+		}
+		// A duplicate is the write queued before under its key (in this call or earlier).
+		for _, i := range dups {
+			if err := tx.QueryRow(ctx, `SELECT seq FROM write_outbox WHERE integration = $1 AND idempotency_key = $2`,
+				ws[i].Integration, ws[i].IdempotencyKey).Scan(&out[i].Seq); err != nil {
 				return err
 			}
 		}
@@ -137,6 +141,16 @@ func (s *Store) QueueWrites(ctx context.Context, ws []QueuedWrite) ([]Queued, er
 		return nil, fmt.Errorf("queueing %d writes: %w", len(ws), err)
 	}
 	return out, nil
+}
+
+// refusal reports the SQLSTATEs the outbox's checks raise: a write refused for what it
+// holds, not a failure of the database.
+func refusal(code string) bool {
+	switch code {
+	case "22023", "23502", "54000", "22P02":
+		return true
+	}
+	return false
 }
 
 // Write batch operations.

@@ -187,3 +187,18 @@ func TestClaimTakesAtMostMaxRecordsAndIsolates(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, b2.Inputs, 1, "an isolated record goes alone")
 }
+
+func TestQueueWritesOneIdempotencyKeyIsOneWrite(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	writeTargets(t, s)
+	w := store.QueuedWrite{Integration: "acme", Object: "contacts", Properties: json.RawMessage(`{"email":"a@b.c"}`), IdempotencyKey: "k"}
+	q := queue(t, s, w, contact(`{"email":"x@b.c"}`), w)
+	require.False(t, q[0].Duplicate)
+	require.False(t, q[1].Duplicate)
+	require.Equal(t, store.Queued{Seq: q[0].Seq, Duplicate: true}, q[2], "the same key later in the same call")
+	other := w
+	other.Integration = "other"
+	_, err := s.QueueWrites(t.Context(), []store.QueuedWrite{other})
+	require.ErrorContains(t, err, `integration "other" takes no writes`, "keys are per integration, but the target must exist")
+}
