@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/crmsync/crmsync/internal/crm"
+	"github.com/crmsync/crmsync/internal/metrics"
 	"github.com/crmsync/crmsync/internal/ratelimit"
 	"github.com/crmsync/crmsync/internal/store"
 )
@@ -240,6 +241,7 @@ func (a *Activities) settle(ctx context.Context, ref StreamRef, batch *store.Wri
 		return res, classify(ctx, "settling a write batch", err)
 	}
 	res.Sent, res.Dead, res.Retrying = res.Sent+t.Sent, res.Dead+t.Dead, res.Retrying+t.Retrying
+	a.countWrites(ref, t, 0)
 	if t.Dead > 0 {
 		a.logger(ctx, ref).Warn("the CRM refused queued writes for good; they are in write_dead_letters (starter writes dead)",
 			zap.Int("writes", t.Dead))
@@ -342,7 +344,17 @@ func (a *Activities) verifyWrites(ctx context.Context, in *Integration, ref Stre
 		return classify(ctx, "settling a write batch in doubt", err)
 	}
 	res.Sent += t.Sent
+	a.countWrites(ref, t, res.Verified)
 	return nil
+}
+
+// countWrites records a settled batch in the metrics.
+func (a *Activities) countWrites(ref StreamRef, t store.WriteTally, verified int) {
+	obj := string(ref.Object)
+	a.metrics.QueuedWrites(ref.Integration, obj, metrics.WriteSent, t.Sent)
+	a.metrics.QueuedWrites(ref.Integration, obj, metrics.WriteDead, t.Dead)
+	a.metrics.QueuedWrites(ref.Integration, obj, metrics.WriteRetried, t.Retrying)
+	a.metrics.QueuedWrites(ref.Integration, obj, metrics.WriteVerified, verified)
 }
 
 // holds reports whether a record read from the CRM has every property as written. A

@@ -76,6 +76,7 @@ func TestDashboardQueriesExistingMetrics(t *testing.T) {
 	m.WebhookReceived(1)
 	m.WebhookDeduplicated(1)
 	m.WebhookRejected(metrics.RejectStale)
+	m.QueuedWrites("acme", "contacts", metrics.WriteSent, 1)
 	fams := families(t, m)
 
 	names := dashboardMetrics(t)

@@ -46,6 +46,7 @@ type Metrics struct {
 	webhookReceived prometheus.Counter
 	webhookDups     prometheus.Counter
 	webhookRejected *prometheus.CounterVec
+	writes          *prometheus.CounterVec
 
 	endpoints *boundedValues
 	reasons   *boundedValues
@@ -90,12 +91,15 @@ func New() *Metrics {
 		webhookRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "webhook_requests_rejected_total",
 			Help: "Webhook deliveries refused, by reason (bad_signature, stale, too_large, malformed, unknown_portal, record_failed)."},
 			[]string{"reason"}),
+		writes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "queued_writes_total",
+			Help: "Queued writes to the CRM settled by the write queue, by integration, object and outcome (sent, dead: refused for good and dead-lettered, retried: failed retryably and queued again, verified: found applied after their sender died)."},
+			[]string{"integration", "object", "outcome"}),
 		endpoints: newBoundedValues(maxLabelValues),
 		reasons:   newBoundedValues(maxLabelValues),
 		sdk:       newSDKStore(),
 	}
 	for _, c := range []prometheus.Collector{m.crmCalls, m.windowRemaining, m.windowMax, m.dailyRemaining, m.dailyMax,
-		m.records, m.associations, m.syncLag, m.caughtUp, m.webhookReceived, m.webhookDups, m.webhookRejected, m.sdk,
+		m.records, m.associations, m.syncLag, m.caughtUp, m.webhookReceived, m.webhookDups, m.webhookRejected, m.writes, m.sdk,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -160,6 +164,22 @@ func (m *Metrics) RecordsWritten(integration, object string, n int) {
 		return
 	}
 	m.records.WithLabelValues(integration, object).Add(float64(n))
+}
+
+// Write outcomes of QueuedWrites.
+const (
+	WriteSent     = "sent"
+	WriteDead     = "dead"
+	WriteRetried  = "retried"
+	WriteVerified = "verified"
+)
+
+// QueuedWrites counts n queued writes of one object settled with an outcome (WriteSent...).
+func (m *Metrics) QueuedWrites(integration, object, outcome string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.writes.WithLabelValues(integration, object, outcome).Add(float64(n))
 }
 
 // AssociationsWritten counts n association links from one object to another written to
