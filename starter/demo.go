@@ -62,6 +62,8 @@ type demoFlags struct {
 	exitAfterBackfill bool
 	webhookAddr       string
 	metricsAddr       string
+	intakeAddr        string
+	writes            int
 	sim               simFlags
 }
 
@@ -81,6 +83,8 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&f.quota10s, "quota", 100, "HubSpot: the simulated CRM's requests per 10 s (the demo's quota; the other providers' limits have their own flags)")
 	fs.BoolVar(&f.exitAfterBackfill, "exit-after-backfill", false, "after the backfill and one delta, check the data and exit (non-zero on any mismatch or 429)")
 	fs.StringVar(&f.webhookAddr, "webhook-addr", "127.0.0.1:8088", "HubSpot: where the demo's webhook receiver listens (the simulator pushes its changes there); empty: no webhooks")
+	fs.StringVar(&f.intakeAddr, "intake-addr", "127.0.0.1:8089", "HubSpot: where the demo's write intake listens; empty: no writes")
+	fs.IntVar(&f.writes, "writes", 2000, "HubSpot: write events the demo's application sends through the intake after the backfill (0: none)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", cmp.Or(os.Getenv("CRMSYNC_METRICS_ADDR"), config.DefaultMetricsAddr),
 		"where the demo's worker serves /metrics ($CRMSYNC_METRICS_ADDR); off: nowhere")
 	f.sim.register(fs, 20000, 5000, 10000)
@@ -100,6 +104,10 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if f.provider != crmsim.ProviderHubSpot {
 		f.webhookAddr = ""
+		f.intakeAddr = ""
+	}
+	if f.writes <= 0 {
+		f.intakeAddr = ""
 	}
 	d := &demo{flags: f, out: out, started: time.Now(), payloadKeys: payloadKeys}
 	defer d.shutdown()
@@ -164,7 +172,7 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, addr := range []string{fmt.Sprintf("127.0.0.1:%d", f.temporalPort), fmt.Sprintf("127.0.0.1:%d", f.uiPort), f.simAddr, f.webhookAddr, f.metricsAddr} {
+	for _, addr := range []string{fmt.Sprintf("127.0.0.1:%d", f.temporalPort), fmt.Sprintf("127.0.0.1:%d", f.uiPort), f.simAddr, f.webhookAddr, f.metricsAddr, f.intakeAddr} {
 		if addr == "" || strings.EqualFold(addr, "off") {
 			continue
 		}
@@ -291,7 +299,18 @@ func (d *demo) run(ctx context.Context) error {
 	}
 
 	if f.exitAfterBackfill {
-		return d.verify(ctx, streams)
+		if err := d.verify(ctx, streams); err != nil {
+			return err
+		}
+		if f.intakeAddr != "" {
+			return d.demoWrites(ctx)
+		}
+		return nil
+	}
+	if f.intakeAddr != "" {
+		if err := d.demoWrites(ctx); err != nil {
+			return err
+		}
 	}
 	d.say("delta-syncing every %s until Ctrl-C; `starter status --config %s` in another terminal shows every stream", f.deltaInterval, cfgPath)
 	return d.watchDeltas(ctx, streams)
@@ -464,6 +483,13 @@ integrations:
       secret_env: %s
       flush_after: 2s     # a changed record waits up to 2 s for others, so small changes share a call
 `, crmsim.DefaultPortalID, demoAppSecretEnv)
+	}
+	if f.intakeAddr != "" {
+		doc += fmt.Sprintf(`    writes:               # applications queue writes to contacts, by email; sent in batches under the quota
+      objects: {contacts: {id_property: email}}
+intake:
+  apps: [{name: demo-app, token_env: %s}]
+`, demoIntakeTokenEnv)
 	}
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 		return fmt.Errorf("writing the demo config: %w", err)

@@ -263,6 +263,7 @@ func TestDemoRunsEndToEnd(t *testing.T) {
 		"--temporal-port", strconv.Itoa(freePort(t)), "--ui-port", strconv.Itoa(freePort(t)),
 		"--sim-addr", "127.0.0.1:" + strconv.Itoa(freePort(t)), "--webhook-addr", "127.0.0.1:" + strconv.Itoa(freePort(t)),
 		"--metrics-addr", "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		"--intake-addr", "127.0.0.1:" + strconv.Itoa(freePort(t)), "--writes", "1000",
 		"--database-url", pgtest.BaseURL(), "--schema", schema, "--delta-interval", "10s", "--delta-lag", "3s"}
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
@@ -279,6 +280,10 @@ func TestDemoRunsEndToEnd(t *testing.T) {
 	require.Contains(t, out.String(), "webhook receiver on http://")
 	require.Regexp(t, `associations deals->contacts +\d+ records, \d+ links, [1-9]\d* calls`, out.String())
 	require.Regexp(t, `pushed: [1-9][0-9]* events accepted \(\d+ duplicates\) -> [1-9][0-9]* batch reads`, out.String())
+	require.Contains(t, out.String(), "writes: 1001 events for 201 contacts queued through the HTTP intake")
+	require.Regexp(t, `writes: drained in [0-9.]+m?s: \d+ batch calls for 201 contacts \(minimum ceil\(201/100\) = 3\)`, out.String())
+	require.Regexp(t, `writes: dead letter \d+ \(not-an-email-address\): VALIDATION_ERROR`, out.String())
+	require.Regexp(t, `writes: the CRM holds the latest queued value of all [1-9]\d* written properties`, out.String())
 	_, err = os.Stat(filepath.Join(dir, "worker.log"))
 	require.NoError(t, err)
 }
