@@ -65,22 +65,21 @@ func writeBackoff(attempts int) time.Duration {
 type writesKey struct{}
 
 // writeIntegration resolves a stream that takes writes and its connector's writer.
-func (a *Activities) writeIntegration(ref StreamRef) (*Integration, crm.Writer, string, error) {
+func (a *Activities) writeIntegration(ref StreamRef) (*Integration, crm.Writer, error) {
 	in, err := a.integration(ref)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, err
 	}
-	wo, ok := in.Config.WriteTargets()[ref.Object]
-	if !ok {
-		return nil, nil, "", temporal.NewNonRetryableApplicationError(
+	if _, ok := in.Config.WriteTargets()[ref.Object]; !ok {
+		return nil, nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("integration %s takes no writes to %s (writes.objects in the config)", ref.Integration, ref.Object), ErrTypeConfig, nil)
 	}
 	w, ok := in.Connector.(crm.Writer)
 	if !ok {
-		return nil, nil, "", temporal.NewNonRetryableApplicationError(
+		return nil, nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("integration %s: the %s connector cannot write", ref.Integration, in.Config.Provider), ErrTypeConfig, nil)
 	}
-	return in, w, wo.IDProperty, nil
+	return in, w, nil
 }
 
 // SendWrites sends one batch of a stream's queued writes under the integration's quota,
@@ -93,7 +92,7 @@ func (a *Activities) writeIntegration(ref StreamRef) (*Integration, crm.Writer, 
 // round reads those records back and sends again only what the CRM does not hold, so a
 // queued version is never applied twice.
 func (a *Activities) SendWrites(ctx context.Context, ref StreamRef) (SendWritesResult, error) {
-	in, writer, _, err := a.writeIntegration(ref)
+	in, writer, err := a.writeIntegration(ref)
 	if err != nil {
 		return SendWritesResult{}, err
 	}
