@@ -59,6 +59,9 @@ type rigSpec struct {
 	// provider is the integration's CRM; empty for HubSpot. Salesforce and Zoho
 	// authenticate by the OAuth refresh grant, with the rig's token as the refresh token.
 	provider string
+	// writes lets the integration take queued writes to contacts, named by email, and runs
+	// the HTTP write intake (`starter intake`) beside the workers for one app.
+	writes bool
 }
 
 // rig is one run's private world: a simulator on its own port, a fresh PostgreSQL schema,
@@ -77,8 +80,11 @@ type rig struct {
 	// hookAddr and hookSecret are the receiver's address and the app secret signing the
 	// simulator's deliveries.
 	hookAddr, hookSecret string
-	schemaURL            string
-	cfgPath              string
+	// intakeAddr and intakeToken are the write intake's address and the app's bearer token
+	// (spec.writes).
+	intakeAddr, intakeToken string
+	schemaURL               string
+	cfgPath                 string
 	// integ is the integration as the workers load it, defaults applied.
 	integ   config.Integration
 	workers []*workerProc
@@ -103,6 +109,12 @@ func newRig(ctx context.Context, b *bench, spec rigSpec) (_ *rig, err error) {
 		}
 		r.hookSecret = "bench-app-secret-" + randomHex(8)
 	}
+	if spec.writes {
+		if r.intakeAddr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		r.intakeToken = "bench-intake-" + randomHex(12)
+	}
 	if err := r.startSim(); err != nil {
 		return nil, err
 	}
@@ -120,6 +132,11 @@ func newRig(ctx context.Context, b *bench, spec rigSpec) (_ *rig, err error) {
 			return nil, err
 		}
 	}
+	if spec.writes {
+		if err := r.startIntake(ctx, b); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
@@ -129,8 +146,28 @@ const webhookSecretEnv = "BENCH_APP_SECRET"
 // startReceiver runs `starter webhooks` on the rig's receiver address and waits until it
 // answers.
 func (r *rig) startReceiver(ctx context.Context, b *bench) error {
-	logPath := filepath.Join(b.opts.outDir, r.spec.run+"-receiver.log")
-	w, err := startProcess(b.starterBin, []string{"webhooks", "--listen", r.hookAddr}, append(r.workerEnv(b), webhookSecretEnv+"="+r.hookSecret), logPath)
+	return r.startServer(ctx, b, "webhook receiver", "receiver", r.hookAddr,
+		[]string{"webhooks", "--listen", r.hookAddr}, webhookSecretEnv+"="+r.hookSecret)
+}
+
+// intakeTokenEnv hands the write intake's app token to the intake; writesApp is the app.
+const (
+	intakeTokenEnv = "BENCH_INTAKE_TOKEN"
+	writesApp      = "bench-app"
+)
+
+// startIntake runs `starter intake` on the rig's intake address and waits until it answers.
+func (r *rig) startIntake(ctx context.Context, b *bench) error {
+	return r.startServer(ctx, b, "write intake", "intake", r.intakeAddr,
+		[]string{"intake", "--listen", r.intakeAddr}, intakeTokenEnv+"="+r.intakeToken)
+}
+
+// startServer runs one of the starter's servers (args) on addr, with the workers'
+// environment plus extraEnv, logging to <run>-<logName>.log, and waits until its /healthz
+// answers.
+func (r *rig) startServer(ctx context.Context, b *bench, what, logName, addr string, args []string, extraEnv ...string) error {
+	logPath := filepath.Join(b.opts.outDir, r.spec.run+"-"+logName+".log")
+	w, err := startProcess(b.starterBin, args, append(r.workerEnv(b), extraEnv...), logPath)
 	if err != nil {
 		return err
 	}
@@ -140,13 +177,13 @@ func (r *rig) startReceiver(ctx context.Context, b *bench) error {
 	})
 	deadline := time.Now().Add(workerReadyTimeout)
 	for {
-		resp, err := http.Get("http://" + r.hookAddr + "/healthz")
+		resp, err := http.Get("http://" + addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			return nil
 		}
 		if w.exited() || time.Now().After(deadline) {
-			return fmt.Errorf("the webhook receiver did not start (log: %s): %w", logPath, err)
+			return fmt.Errorf("the %s did not start (log: %s): %w", what, logPath, err)
 		}
 		if err := sleep(ctx, pollInterval); err != nil {
 			return err
@@ -167,26 +204,38 @@ func freeAddr() (string, error) {
 	return addr, nil
 }
 
-// startSim starts the simulator on a free port of 127.0.0.1.
+// startSim starts the run's simulator on a free port of 127.0.0.1.
 func (r *rig) startSim() error {
 	opts := r.spec.sim
 	opts.Tokens = []string{r.token}
 	if r.hookAddr != "" {
 		opts.WebhookURL, opts.WebhookSecret = "http://"+r.hookAddr+"/webhooks/hubspot", r.hookSecret
 	}
+	sim, url, stop, err := serveSim(opts)
+	if err != nil {
+		return err
+	}
+	r.sim, r.simURL = sim, url
+	r.teardown = append(r.teardown, stop)
+	return nil
+}
+
+// serveSim starts a simulator on a free port of 127.0.0.1 and returns it, its base URL and
+// the function that stops it.
+func serveSim(opts crmsim.Options) (*crmsim.Sim, string, func(context.Context) error, error) {
 	sim, err := crmsim.New(opts)
 	if err != nil {
-		return fmt.Errorf("creating the simulator: %w", err)
+		return nil, "", nil, fmt.Errorf("creating the simulator: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return fmt.Errorf("listening for the simulator: %w", err)
+		sim.Close()
+		return nil, "", nil, fmt.Errorf("listening for the simulator: %w", err)
 	}
 	srv := sim.NewServer(ln.Addr().String())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	r.sim, r.simURL = sim, "http://"+ln.Addr().String()
-	r.teardown = append(r.teardown, func(ctx context.Context) error {
+	stop := func(ctx context.Context) error {
 		sim.Close()
 		if err := srv.Shutdown(ctx); err != nil {
 			return fmt.Errorf("stopping the simulator: %w", err)
@@ -195,8 +244,8 @@ func (r *rig) startSim() error {
 			return fmt.Errorf("serving the simulator: %w", err)
 		}
 		return nil
-	})
-	return nil
+	}
+	return sim, "http://" + ln.Addr().String(), stop, nil
 }
 
 // createSchema gives the run a fresh, migrated schema, dropped at teardown.
@@ -233,6 +282,10 @@ func (r *rig) writeConfig() error {
 	}
 	if r.spec.webhooks {
 		cfg.Integrations[0].Webhooks = &config.Webhooks{PortalID: crmsim.DefaultPortalID, SecretEnv: webhookSecretEnv, FlushAfter: config.Duration(pushFlushAfter)}
+	}
+	if r.spec.writes {
+		cfg.Integrations[0].Writes = &config.Writes{Objects: map[crm.Object]config.WriteObject{crm.Contacts: {IDProperty: "email"}}}
+		cfg.Intake = &config.Intake{Apps: []config.IntakeApp{{Name: writesApp, TokenEnv: intakeTokenEnv}}}
 	}
 	for k := 1; k < r.spec.integrations; k++ {
 		in := cfg.Integrations[0]
