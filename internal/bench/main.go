@@ -10,6 +10,19 @@
 //
 //	go run ./internal/bench --scenarios s [--soak 30m]
 //
+// Scenario w (about 100 s, in the default list) measures the outbound write queue: 10,000
+// write events for 2,000 distinct contacts, each setting 1-3 properties, queued in a burst
+// by four applications (half by INSERTs into write_outbox in transactions of 100, half
+// through the HTTP intake in requests of 100) while one worker drains them. It prints, in a
+// table of its own, the batch upsert calls against ceil(2,000/100) = 20, the time from the
+// first event queued to an outbox with nothing pending or sending, 429s, records whose CRM
+// copy misses a property's latest queued value (lost), versions applied twice (duplicated)
+// and the peak calls in 10 s against the quota; beside it, the same figures for a client
+// that sends each event as its own call and retries 429s as HubSpot's Node client does
+// (10 s per TEN_SECONDLY_ROLLING refusal). At 100 calls per 10 s that client would need
+// about 1,000 s for the burst, so it sends the first 1,000 events only, to a simulator of
+// its own, and its time for the whole burst is extrapolated from them (and labelled so).
+//
 // Every figure comes from the simulator's own counters and from PostgreSQL, never from
 // crmsync's view of itself. The JSON lines (prefixed "BENCH ") also go to
 // <out>/results.jsonl, and each run's requests per second to <out>/<run>-persecond.json,

@@ -73,6 +73,10 @@ func (rep *reporter) printTable() error {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\tFAILED: %s\n", r.Run, r.Quota, latency(r.LatencyMS), r.Workers, r.Error)
 			continue
 		}
+		if r.Writes != nil {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\tWRITES: %s (side by side in the write table)\n", r.Run, r.Quota, latency(r.LatencyMS), r.Workers, r.Writes.Client)
+			continue
+		}
 		other, daily := "-", "-"
 		if r.OtherConsumer != nil {
 			other = r.OtherConsumer.String()
@@ -111,6 +115,34 @@ func (rep *reporter) printTable() error {
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("printing the table: %w", err)
+	}
+	return rep.printWriteTable()
+}
+
+// printWriteTable prints scenario (w)'s rows in columns of their own, one row per client,
+// failed runs included when they got as far as measuring.
+func (rep *reporter) printWriteTable() error {
+	var rows []result
+	for _, r := range rep.results {
+		if r.Writes != nil {
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	fmt.Fprintln(rep.out)
+	tw := tabwriter.NewWriter(rep.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, writeTableHeader)
+	for _, r := range rows {
+		line := writeRow(r.Run, *r.Writes)
+		if r.Error != "" {
+			line += "\tFAILED: " + r.Error
+		}
+		fmt.Fprintln(tw, line)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("printing the write table: %w", err)
 	}
 	return nil
 }

@@ -74,6 +74,8 @@ type result struct {
 	Associations []associationCounts `json:"associations,omitempty"`
 	// Provider is what a provider's backfill showed (scenario p).
 	Provider *providerCounts `json:"provider,omitempty"`
+	// Writes is what one client's handling of the write burst cost (scenario w).
+	Writes *writeCounts `json:"writes,omitempty"`
 	// Soak is what the soak run saw (scenario s).
 	Soak *soakCounts `json:"soak,omitempty"`
 

@@ -62,6 +62,8 @@ func allScenarios() []scenario {
 			run: func(ctx context.Context, b *bench) []result { return []result{b.runReference(ctx)} }},
 		{name: "i", about: "associations of a backfilled dataset by v4 batch read: calls vs one per 1,000 records",
 			run: func(ctx context.Context, b *bench) []result { return []result{b.runAssociations(ctx)} }},
+		{name: "w", about: "10,000 write events for 2,000 distinct contacts arriving in a burst: crmsync's write queue vs one call per event",
+			run: func(ctx context.Context, b *bench) []result { return b.runWrites(ctx) }},
 		{name: "p", about: "backfill of --records contacts from each --providers CRM at its default quota: calls vs ceil(N/page), refused calls, ground truth",
 			run: func(ctx context.Context, b *bench) []result { return b.providerGrid(ctx) }},
 		{name: "s", about: "soak: --soak of mutations, webhooks and deltas on three workers: lag, memory, invariants",
