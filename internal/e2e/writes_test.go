@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +15,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/crmsync/crmsync/activities"
 	"github.com/crmsync/crmsync/internal/crm"
 	"github.com/crmsync/crmsync/internal/crmsim"
 	"github.com/crmsync/crmsync/workflows"
@@ -97,9 +101,17 @@ func TestWritesSurviveSIGKILLAnd207sAndEndLatestWins(t *testing.T) {
 	wg.Go(func() { postEvents(t, h, events[:half]) })
 	wg.Go(func() { insertEvents(t, h, events[half:]) })
 
-	// SIGKILL the worker while a write batch is on its way to the CRM.
+	// SIGKILL the worker while a write batch is on its way to the CRM: the CRM answers the
+	// next request 5 s late, and applies it when the killed worker's connection drops.
 	require.Eventually(t, func() bool { return h.sim.WriteStats().Applied >= 100 }, 2*time.Minute, 10*time.Millisecond)
-	require.Eventually(t, func() bool { return h.inflight.Load() > 0 }, time.Minute, time.Millisecond)
+	h.sim.InjectFault(crmsim.Fault{Kind: crmsim.FaultLatency, Latency: 5 * time.Second})
+	require.Eventually(t, func() bool {
+		if h.inflight.Load() == 0 {
+			return false
+		}
+		time.Sleep(300 * time.Millisecond) // normal answers take 40 ms: this is the slow one
+		return h.inflight.Load() > 0
+	}, time.Minute, time.Millisecond)
 	worker.kill()
 	wg.Wait()
 	h.startWorker()
@@ -223,7 +235,72 @@ func TestWritesSurviveSIGKILLAnd207sAndEndLatestWins(t *testing.T) {
 	require.NoError(t, h.store.Pool().QueryRow(ctx, `SELECT count(*) FROM write_outbox`).Scan(&after))
 	require.Equal(t, rows, after, "no echo: syncing the written records queues nothing")
 
+	// The dead letters, as an operator sees them; one fixed and replayed reaches the CRM.
+	listed := func(out string, seq int64) bool {
+		return regexp.MustCompile(`(?m)^` + strconv.FormatInt(seq, 10) + `\s`).MatchString(out)
+	}
+	out := h.starter(time.Minute, "writes", "dead", "--limit", "0")
+	require.Contains(t, out, "VALIDATION_ERROR")
+	require.True(t, listed(out, dead[0]), "starter writes dead lists the dead letters")
+	status := h.starter(time.Minute, "status")
+	require.Regexp(t, h.integration+`/contacts\s+0\s+0\s+\d+\s+`+strconv.Itoa(len(dead)), status, "the write queue's row in status")
+	var badKey string
+	require.NoError(t, h.store.Pool().QueryRow(ctx, `SELECT record_key FROM write_dead_letters WHERE seq = $1`, dead[0]).Scan(&badKey))
+	fixed := "fixed-" + strings.ReplaceAll(strings.ReplaceAll(badKey, "@", "-"), ".", "-") + "@example.com"
+	_, err = h.store.Pool().Exec(ctx, `UPDATE write_dead_letters SET properties = properties || jsonb_build_object('email', $2::text, 'lifecyclestage', 'lead')
+		WHERE seq = $1`, dead[0], fixed)
+	require.NoError(t, err)
+	out = h.starter(time.Minute, "writes", "replay", "--seq", strconv.FormatInt(dead[0], 10))
+	require.Contains(t, out, "queued 1 dead letters again")
+	require.Eventually(t, func() bool {
+		snap, err := h.sim.Snapshot("contacts")
+		require.NoError(t, err)
+		for _, r := range snap {
+			if r.Properties["email"] == fixed {
+				return true
+			}
+		}
+		return false
+	}, time.Minute, 100*time.Millisecond, "the replayed write never reached the CRM")
+	out = h.starter(time.Minute, "writes", "dead", "--limit", "0")
+	require.False(t, listed(out, dead[0]), "a replayed dead letter is no longer listed")
+	require.True(t, listed(out, dead[1]), "the others still are")
+
+	// The batch the SIGKILL cut off was read back, not sent again.
+	totals := h.sendWritesTotals()
+	t.Logf("write queue rounds: %d calls, %d writes sent, %d dead, %d found applied after the SIGKILL (read back, not resent)",
+		totals.Calls, totals.Sent, totals.Dead, totals.Verified)
+	require.Positive(t, totals.Verified, "no batch was left in doubt by the SIGKILL")
+
 	h.recordHistories(map[string]string{"writes-contacts.json": workflows.WritesID(h.integration, crm.Contacts)})
+}
+
+// sendWritesTotals sums the results of the write queue's completed SendWrites rounds, from
+// its workflow history.
+func (h *harness) sendWritesTotals() activities.SendWritesResult {
+	h.t.Helper()
+	var total activities.SendWritesResult
+	types := map[int64]string{}
+	it := h.client.GetWorkflowHistory(h.t.Context(), workflows.WritesID(h.integration, crm.Contacts), "", false,
+		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(h.t, err)
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+			types[ev.GetEventId()] = a.GetActivityType().GetName()
+		}
+		a := ev.GetActivityTaskCompletedEventAttributes()
+		if a == nil || types[a.GetScheduledEventId()] != "SendWrites" {
+			continue
+		}
+		var r activities.SendWritesResult
+		require.NoError(h.t, json.Unmarshal(a.GetResult().GetPayloads()[0].GetData(), &r))
+		total.Calls += r.Calls
+		total.Sent += r.Sent
+		total.Dead += r.Dead
+		total.Verified += r.Verified
+	}
+	return total
 }
 
 // postEvents sends events through the HTTP intake in requests of 1-50 records; every
