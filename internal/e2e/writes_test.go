@@ -93,6 +93,13 @@ func TestWritesSurviveSIGKILLAnd207sAndEndLatestWins(t *testing.T) {
 
 	worker := h.startWorker()
 	h.startIntake()
+	// The worker registers the config's write targets when it starts; until then the
+	// outbox refuses writes to them.
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, h.store.Pool().QueryRow(t.Context(), `SELECT count(*) FROM write_targets`).Scan(&n))
+		return n == 1
+	}, time.Minute, 20*time.Millisecond, "the worker never registered the write targets")
 	// Two 429s on the batch endpoint while the burst drains.
 	h.sim.InjectFault(crmsim.Fault{Endpoint: "batch_upsert contacts", Kind: crmsim.Fault429TenSecondly, Count: 2})
 
