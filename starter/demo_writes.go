@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crmsync/crmsync/internal/intake"
 	"github.com/crmsync/crmsync/internal/store"
 )
 
@@ -57,7 +56,7 @@ func (d *demo) demoWrites(ctx context.Context) error {
 		return fmt.Errorf("write intake: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(intake.Path, h)
+	h.Register(mux)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	d.stops = append(d.stops, func() { _ = srv.Close() })

@@ -53,7 +53,7 @@ func runIntake(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("intake: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(intake.Path, h)
+	h.Register(mux)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 	go func() {

@@ -10,6 +10,8 @@
 //	{"properties": {"email": "ann@example.com", "firstname": "Ann"}}
 //	{"records": [{"properties": {...}}, {"id": "1234", "properties": {...}, "idempotency_key": "order-77"}]}
 //
+//	GET /v1/writes/{integration}/{object}/{seq}   where a write stands: pending, sending, sent or dead
+//
 // A request is all or nothing: one invalid record refuses the request, with every
 // problem listed, and nothing is queued.
 package intake
@@ -23,6 +25,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
@@ -30,8 +33,12 @@ import (
 	"github.com/crmsync/crmsync/internal/store"
 )
 
-// Path is the route the handler serves.
+// Path is the route the handler serves for queueing writes.
 const Path = "/v1/writes/{integration}/{object}"
+
+// StatusPath is the route that tells an application where one of its writes stands:
+// GET /v1/writes/{integration}/{object}/{seq} answers a store.WriteState.
+const StatusPath = "/v1/writes/{integration}/{object}/{seq}"
 
 // Limits of one request.
 const (
@@ -60,9 +67,10 @@ type App struct {
 	Integrations []string
 }
 
-// Queuer queues writes durably, all or none (store.Store.QueueWrites).
+// Queuer queues writes durably, all or none, and reads them back (store.Store).
 type Queuer interface {
 	QueueWrites(ctx context.Context, ws []store.QueuedWrite) ([]store.Queued, error)
+	WriteStatus(ctx context.Context, integration string, seq int64) (store.WriteState, bool, error)
 }
 
 // Options configures a Handler.
@@ -133,11 +141,22 @@ func refuse(w http.ResponseWriter, status int, msg string, problems ...Problem) 
 	reply(w, status, errorBody{Error: msg, Problems: problems})
 }
 
+// Register serves the handler's routes on mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.Handle(Path, h)
+	mux.Handle(StatusPath, h)
+}
+
 // ServeHTTP handles one request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		refuse(w, http.StatusMethodNotAllowed, "use POST")
+	asksStatus := r.PathValue("seq") != ""
+	allowed := http.MethodPost
+	if asksStatus {
+		allowed = http.MethodGet
+	}
+	if r.Method != allowed {
+		w.Header().Set("Allow", allowed)
+		refuse(w, http.StatusMethodNotAllowed, "use "+allowed)
 		return
 	}
 	app, ok := h.authenticate(r)
@@ -159,6 +178,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target, ok := targets[object]
 	if !ok {
 		refuse(w, http.StatusNotFound, fmt.Sprintf("integration %s takes no writes to %q (it takes: %s)", integration, object, names(targets)))
+		return
+	}
+	if asksStatus {
+		h.serveStatus(w, r, integration, object)
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
@@ -223,6 +246,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.opts.Logger.Debug("writes queued", zap.String("app", app.Name), zap.String("integration", integration),
 		zap.String("object", object), zap.Int("queued", resp.Queued), zap.Int("duplicates", resp.Duplicates))
 	reply(w, http.StatusAccepted, resp)
+}
+
+// serveStatus answers where one write stands.
+func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request, integration, object string) {
+	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	if err != nil || seq <= 0 {
+		refuse(w, http.StatusBadRequest, fmt.Sprintf("%q is not a write's seq (the number the POST answered)", r.PathValue("seq")))
+		return
+	}
+	st, found, err := h.opts.Queue.WriteStatus(r.Context(), integration, seq)
+	if err != nil {
+		h.opts.Logger.Error("reading a write's status", zap.String("integration", integration), zap.Error(err))
+		w.Header().Set("Retry-After", "5")
+		refuse(w, http.StatusServiceUnavailable, "the write queue is unavailable; try again")
+		return
+	}
+	if !found || st.Object != object {
+		refuse(w, http.StatusNotFound, fmt.Sprintf("no write %d to %s/%s (sent writes are forgotten after a week)", seq, integration, object))
+		return
+	}
+	reply(w, http.StatusOK, st)
 }
 
 // authenticate finds the app whose token the request carries, comparing every token in

@@ -39,7 +39,7 @@ func setup(t *testing.T) (*store.Store, http.Handler) {
 	})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
-	mux.Handle(intake.Path, h)
+	h.Register(mux)
 	return s, mux
 }
 
@@ -119,4 +119,41 @@ func TestIntakeRefusesBadRequestsWithClearErrorsAndQueuesNothing(t *testing.T) {
 		require.Contains(t, fmt.Sprint(out), tc.want, name)
 	}
 	require.Zero(t, outboxCount(t, s), "nothing refused was queued")
+}
+
+func TestIntakeTellsWhereAWriteStands(t *testing.T) {
+	t.Parallel()
+	s, h := setup(t)
+	code, out := post(t, h, "/v1/writes/acme/contacts", token, `{"properties":{"email":"ann@example.com"}}`)
+	require.Equal(t, http.StatusAccepted, code)
+	seq := int64(out["writes"].([]any)[0].(map[string]any)["seq"].(float64))
+
+	get := func(path, auth string) (int, map[string]any) {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r.Header.Set("Authorization", "Bearer "+auth)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		var body map[string]any
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body), w.Body.String())
+		return w.Code, body
+	}
+	code, st := get(fmt.Sprintf("/v1/writes/acme/contacts/%d", seq), token)
+	require.Equal(t, http.StatusOK, code, st)
+	require.Equal(t, "pending", st["state"])
+	require.EqualValues(t, seq, st["seq"])
+
+	_, err := s.Pool().Exec(t.Context(), `UPDATE write_outbox SET state = 'sent', crm_id = '901', done_at = now() WHERE seq = $1`, seq)
+	require.NoError(t, err)
+	_, st = get(fmt.Sprintf("/v1/writes/acme/contacts/%d", seq), token)
+	require.Equal(t, "sent", st["state"])
+	require.Equal(t, "901", st["crm_id"])
+
+	code, _ = get(fmt.Sprintf("/v1/writes/acme/deals/%d", seq), token)
+	require.Equal(t, http.StatusNotFound, code, "another object's path")
+	code, _ = get("/v1/writes/acme/contacts/999999", token)
+	require.Equal(t, http.StatusNotFound, code)
+	code, _ = get("/v1/writes/acme/contacts/abc", token)
+	require.Equal(t, http.StatusBadRequest, code)
+	code, _ = get(fmt.Sprintf("/v1/writes/acme/contacts/%d", seq), "wrong-token-wrong-token")
+	require.Equal(t, http.StatusUnauthorized, code)
 }

@@ -498,6 +498,49 @@ func (s *Store) ReleaseWriteBatch(ctx context.Context, b *WriteBatch) error {
 	return err
 }
 
+// WriteState is where one queued write stands, for the application that queued it.
+type WriteState struct {
+	Seq    int64  `json:"seq"`
+	Object string `json:"object"`
+	// State is pending, sending, sent or dead.
+	State    string `json:"state"`
+	Attempts int    `json:"attempts"`
+	// CRMID is the record's id in the CRM, once sent.
+	CRMID string `json:"crm_id,omitempty"`
+	// LastError is the CRM's word on the last failed attempt (for a dead write, why it
+	// is dead).
+	LastError string    `json:"last_error,omitempty"`
+	QueuedAt  time.Time `json:"queued_at"`
+	DoneAt    time.Time `json:"done_at,omitzero"`
+}
+
+// WriteStatus reads one queued write of an integration; found is false when there is
+// none (never queued, or sent and pruned).
+func (s *Store) WriteStatus(ctx context.Context, integration string, seq int64) (w WriteState, found bool, err error) {
+	var crmID, lastError *string
+	var done *time.Time
+	err = s.pool.QueryRow(ctx, `SELECT seq, object, state, attempts, crm_id, last_error, queued_at, done_at
+		FROM write_outbox WHERE integration = $1 AND seq = $2`, integration, seq).
+		Scan(&w.Seq, &w.Object, &w.State, &w.Attempts, &crmID, &lastError, &w.QueuedAt, &done)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return WriteState{}, false, nil
+	}
+	if err != nil {
+		return WriteState{}, false, fmt.Errorf("reading write %d: %w", seq, err)
+	}
+	if crmID != nil {
+		w.CRMID = *crmID
+	}
+	if lastError != nil {
+		w.LastError = *lastError
+	}
+	w.QueuedAt = w.QueuedAt.UTC()
+	if done != nil {
+		w.DoneAt = done.UTC()
+	}
+	return w, true, nil
+}
+
 // WriteStreamKey names a stream with writes waiting.
 type WriteStreamKey struct {
 	Integration string
