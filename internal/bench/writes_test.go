@@ -166,7 +166,7 @@ func TestBurstEmailsTakesEmailsNoOtherContactHolds(t *testing.T) {
 		n        int
 	}{
 		{name: "scenario w's dataset", contacts: writeSeeded, n: writeContacts},
-		{name: "a dataset of 50,000, which repeats 99 emails", contacts: 50_000, n: 400},
+		{name: "scenario x's backfill, which repeats a few emails", contacts: priorityRecords, n: priorityContacts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
