@@ -23,6 +23,17 @@
 // about 1,000 s for the burst, so it sends the first 1,000 events only, to a simulator of
 // its own, and its time for the whole burst is extrapolated from them (and labelled so).
 //
+// Scenario x (about 65 s, in the default list) measures where queued writes rank in the
+// quota: a backfill of 50,000 contacts at 100 calls per 10 s with one worker, and 15 s into
+// it, once the backfill has the whole window, a burst of 2,000 write events for 400
+// contacts queued as scenario w queues its burst. Its row in the main table is the
+// backfill's (its calls without the writes'; ELAPSED against T_LIM shows what the burst cost
+// it, next to scenario a's row at --records 50000), with the burst's figures beside it:
+// crmsync's calls in the 10 s before the burst, the batch upserts against ceil(400/100) = 4
+// and when each batch settled, the drain time, the backfill's calls meanwhile. The write
+// table gives the burst's row as for scenario w; the row fails on any lost, duplicated or
+// dead-lettered write, any 429, or a peak above the quota.
+//
 // Every figure comes from the simulator's own counters and from PostgreSQL, never from
 // crmsync's view of itself. The JSON lines (prefixed "BENCH ") also go to
 // <out>/results.jsonl, and each run's requests per second to <out>/<run>-persecond.json,

@@ -73,13 +73,16 @@ func (rep *reporter) printTable() error {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\tFAILED: %s\n", r.Run, r.Quota, latency(r.LatencyMS), r.Workers, r.Error)
 			continue
 		}
-		if r.Writes != nil {
+		if r.Writes != nil && r.Priority == nil {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\tWRITES: %s (side by side in the write table)\n", r.Run, r.Quota, latency(r.LatencyMS), r.Workers, r.Writes.Client)
 			continue
 		}
 		other, daily := "-", "-"
 		if r.OtherConsumer != nil {
 			other = r.OtherConsumer.String()
+		}
+		if r.Priority != nil {
+			other = r.Priority.String() + " (write table)"
 		}
 		if r.Daily != nil {
 			daily = r.Daily.String()
@@ -119,8 +122,8 @@ func (rep *reporter) printTable() error {
 	return rep.printWriteTable()
 }
 
-// printWriteTable prints scenario (w)'s rows in columns of their own, one row per client,
-// failed runs included when they got as far as measuring.
+// printWriteTable prints scenarios (w) and (x)'s rows in columns of their own, one row per
+// client, failed runs included when they got as far as measuring.
 func (rep *reporter) printWriteTable() error {
 	var rows []result
 	for _, r := range rep.results {

@@ -74,8 +74,10 @@ type result struct {
 	Associations []associationCounts `json:"associations,omitempty"`
 	// Provider is what a provider's backfill showed (scenario p).
 	Provider *providerCounts `json:"provider,omitempty"`
-	// Writes is what one client's handling of the write burst cost (scenario w).
+	// Writes is what one client's handling of the write burst cost (scenarios w and x).
 	Writes *writeCounts `json:"writes,omitempty"`
+	// Priority is the backfill a write burst arrived in (scenario x).
+	Priority *priorityCounts `json:"priority,omitempty"`
 	// Soak is what the soak run saw (scenario s).
 	Soak *soakCounts `json:"soak,omitempty"`
 

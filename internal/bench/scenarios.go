@@ -64,6 +64,8 @@ func allScenarios() []scenario {
 			run: func(ctx context.Context, b *bench) []result { return []result{b.runAssociations(ctx)} }},
 		{name: "w", about: "10,000 write events for 2,000 distinct contacts arriving in a burst: crmsync's write queue vs one call per event",
 			run: func(ctx context.Context, b *bench) []result { return b.runWrites(ctx) }},
+		{name: "x", about: "2,000 write events for 400 contacts queued 15 s into a backfill of 50,000 that has the window full: drain time, calls vs ceil(400/100), the backfill's time, 429s, peak",
+			run: func(ctx context.Context, b *bench) []result { return []result{b.runPriority(ctx)} }},
 		{name: "p", about: "backfill of --records contacts from each --providers CRM at its default quota: calls vs ceil(N/page), refused calls, ground truth",
 			run: func(ctx context.Context, b *bench) []result { return b.providerGrid(ctx) }},
 		{name: "s", about: "soak: --soak of mutations, webhooks and deltas on three workers: lag, memory, invariants",

@@ -54,23 +54,26 @@ type writeEvent struct {
 }
 
 // burstEmails returns the emails of the first n of the simulator's contacts that have one
-// of their own.
+// of their own: not empty, and held by no other record (a larger dataset repeats a few
+// emails, and an upsert by an email two contacts hold is refused as a CONFLICT).
 func burstEmails(sim *crmsim.Sim, n int) ([]string, error) {
 	seeded, err := sim.Snapshot(crmsim.Contacts)
 	if err != nil {
 		return nil, err
 	}
+	holders := map[string]int{}
+	for _, rec := range seeded {
+		holders[strings.ToLower(rec.Properties["email"])]++
+	}
 	var emails []string
-	seen := map[string]bool{}
 	for _, rec := range seeded {
 		email := rec.Properties["email"]
-		if key := strings.ToLower(email); key != "" && !seen[key] && len(emails) < n {
-			seen[key] = true
+		if key := strings.ToLower(email); key != "" && holders[key] == 1 && len(emails) < n {
 			emails = append(emails, email)
 		}
 	}
 	if len(emails) < n {
-		return nil, fmt.Errorf("the simulator's %d contacts have only %d distinct emails; the burst needs %d", len(seeded), len(emails), n)
+		return nil, fmt.Errorf("the simulator's %d contacts have only %d emails of their own; the burst needs %d", len(seeded), len(emails), n)
 	}
 	return emails, nil
 }
@@ -176,8 +179,8 @@ func (w writeCounts) String() string {
 		w.Client, w.Events, w.Burst, w.Records, w.Calls, w.MinCalls, w.TimeS, w.RateLimited, w.Lost, w.Duplicated, w.Peak10s, w.Quota)
 }
 
-// writeTableHeader names the columns of the write table, which shows scenario (w)'s rows
-// side by side after the main table.
+// writeTableHeader names the columns of the write table, which shows scenarios (w) and
+// (x)'s rows side by side after the main table.
 const writeTableHeader = "RUN\tCLIENT\tEVENTS\tRECORDS\tRECORD WRITES\tCRM CALLS\tMIN\tTIME\t429s\tLOST\tDUPLICATED\tPEAK 10s/B\tTIME FOR THE BURST"
 
 // writeRow formats one row of the write table.
@@ -249,6 +252,20 @@ func (b *bench) runWrites(ctx context.Context) []result {
 // drainBurst queues events and waits until the outbox has drained, then counts what it
 // cost and what reached the CRM. The counts are returned whenever the burst drained.
 func (r *rig) drainBurst(ctx context.Context, b *bench, events []writeEvent) (*writeCounts, error) {
+	pool, err := r.writerPool(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	queued, err := r.queueAndDrain(ctx, b, pool, events)
+	if err != nil {
+		return nil, err
+	}
+	return r.countBurst(ctx, pool, events, queued)
+}
+
+// writerPool connects the applications that queue the burst to the run's schema.
+func (r *rig) writerPool(ctx context.Context) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(r.schemaURL)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the database URL: %w", err)
@@ -258,18 +275,30 @@ func (r *rig) drainBurst(ctx context.Context, b *bench, events []writeEvent) (*w
 	if err != nil {
 		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
 	}
-	defer pool.Close()
+	return pool, nil
+}
+
+// queueAndDrain queues events as the applications do and waits until the outbox has
+// drained. It returns how long queueing took.
+func (r *rig) queueAndDrain(ctx context.Context, b *bench, pool *pgxpool.Pool, events []writeEvent) (time.Duration, error) {
 	b.progress("%s: queueing %d write events for %d contacts (%d applications, %d per transaction or request)",
-		r.spec.run, len(events), writeContacts, writeFeeders, writeChunk)
+		r.spec.run, len(events), len(expectedValues(events)), writeFeeders, writeChunk)
 	began := time.Now()
 	if err := r.queueBurst(ctx, pool, events); err != nil {
-		return nil, err
+		return 0, err
 	}
 	queued := time.Since(began)
 	b.progress("%s: burst queued in %.1fs; waiting for the outbox to drain", r.spec.run, queued.Seconds())
 	if err := awaitDrained(ctx, pool, r.integration, len(events)); err != nil {
-		return nil, err
+		return 0, err
 	}
+	return queued, nil
+}
+
+// countBurst counts what a drained burst cost and what reached the CRM: the batch upserts
+// and 429s the simulator saw since its stats were reset, the time from the first event
+// queued to the last one settled, and the records whose CRM copy misses a latest value.
+func (r *rig) countBurst(ctx context.Context, pool *pgxpool.Pool, events []writeEvent, queued time.Duration) (*writeCounts, error) {
 	var first, last time.Time
 	var dead int
 	if err := pool.QueryRow(ctx, `SELECT min(queued_at), max(done_at), count(*) FILTER (WHERE state = 'dead')
@@ -288,7 +317,7 @@ func (r *rig) drainBurst(ctx context.Context, b *bench, events []writeEvent) (*w
 	t := trafficOf(st)
 	w := &writeCounts{
 		Client: "crmsync write queue", Events: len(events), Burst: len(events), Records: len(want),
-		Calls: st.Calls("batch_upsert contacts"), MinCalls: (len(want) + 99) / 100, APICalls: t.calls,
+		Calls: st.Calls(writeEndpoint), MinCalls: (len(want) + 99) / 100, APICalls: t.calls,
 		TimeS: roundTo(last.Sub(first).Seconds(), 3), QueueS: roundTo(queued.Seconds(), 3),
 		RecordWrites: ws.Applied, RateLimited: st.RateLimited, Lost: lostRecords(want, snap), Duplicated: ws.Duplicates, Dead: dead,
 		Peak10s: t.peak, Quota: r.spec.quota.RequestsPer10s,
@@ -296,6 +325,9 @@ func (r *rig) drainBurst(ctx context.Context, b *bench, events []writeEvent) (*w
 	w.BurstS = w.TimeS
 	return w, nil
 }
+
+// writeEndpoint is the simulator's key for the calls that carry queued writes.
+const writeEndpoint = "batch_upsert contacts"
 
 // queueBurst queues events as writeFeeders applications would, in chunks of writeChunk:
 // even chunks by INSERTs in one transaction of the application's own, odd ones by one
@@ -521,7 +553,7 @@ func (b *bench) runNaiveWrites(ctx context.Context, p rowParams, events []writeE
 		want := expectedValues(events)
 		w := &writeCounts{
 			Client: "one call per event", Events: len(events), Burst: writeEvents, Records: len(want),
-			Calls: st.Calls("batch_upsert contacts"), MinCalls: (len(want) + 99) / 100, APICalls: st.ByClient[naiveClientName].Calls,
+			Calls: st.Calls(writeEndpoint), MinCalls: (len(want) + 99) / 100, APICalls: st.ByClient[naiveClientName].Calls,
 			RecordWrites: ws.Applied, TimeS: roundTo(elapsed.Seconds(), 3), RateLimited: st.RateLimited,
 			Lost: lostRecords(want, snap), Duplicated: ws.Duplicates, Dead: failed,
 			Quota: p.quota,

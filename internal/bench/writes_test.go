@@ -157,3 +157,37 @@ func TestWriteRowsLabelTheExtrapolation(t *testing.T) {
 	require.Contains(t, naive, "1000 of 10000")
 	require.True(t, strings.HasSuffix(naive, "\t~902s for 10000, extrapolated from 1000 measured"), naive)
 }
+
+func TestBurstEmailsTakesEmailsNoOtherContactHolds(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		contacts int
+		n        int
+	}{
+		{name: "scenario w's dataset", contacts: writeSeeded, n: writeContacts},
+		{name: "scenario x's backfill, which repeats a few emails", contacts: priorityRecords, n: priorityContacts},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			opts := simOptions(100, 0, tc.contacts, 10, 10)
+			opts.Tokens = []string{"pat-test"}
+			sim, err := crmsim.New(opts)
+			require.NoError(t, err)
+			t.Cleanup(sim.Close)
+			emails, err := burstEmails(sim, tc.n)
+			require.NoError(t, err)
+			require.Len(t, emails, tc.n)
+			seeded, err := sim.Snapshot(crmsim.Contacts)
+			require.NoError(t, err)
+			holders := map[string]int{}
+			for _, rec := range seeded {
+				holders[strings.ToLower(rec.Properties["email"])]++
+			}
+			for _, email := range emails {
+				require.Equal(t, 1, holders[strings.ToLower(email)], "%s is held by one contact only", email)
+			}
+		})
+	}
+}
