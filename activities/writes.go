@@ -255,6 +255,16 @@ func (a *Activities) finishRound(ctx context.Context, ref StreamRef, res SendWri
 		return res, classify(ctx, "checking queued writes", err)
 	}
 	res.More, res.NextAt = due, next
+	if !due {
+		// Nothing to send now: a running backfill may have the whole window back. (A
+		// write queue of another object of the credential takes its share again with its
+		// next call.)
+		if in, ok := a.integrations[ref.Integration]; ok {
+			if err := a.store.EndWrites(ctx, in.Credential, ratelimit.KindWindow); err != nil {
+				a.logger(ctx, ref).Warn("lifting the writes' share of the window", zap.Error(err))
+			}
+		}
+	}
 	return res, nil
 }
 

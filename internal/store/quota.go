@@ -424,6 +424,18 @@ func (s *Store) Release(ctx context.Context, credential, kind string, slot time.
 	return nil
 }
 
+// EndWrites lifts the share of every window bulk calls leave to queued writes: the write
+// queue has nothing due, so a backfill need not hold back for it. The next write's
+// reservation sets it again.
+func (s *Store) EndWrites(ctx context.Context, credential, kind string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE quota_ledger SET writes_until = NULL WHERE credential = $1 AND kind = $2 AND writes_until IS NOT NULL`,
+		credential, kind)
+	if err != nil {
+		return fmt.Errorf("ending the writes' share of %s: %w", credential, err)
+	}
+	return nil
+}
+
 // BlockedUntil reads the wait the CRM told a credential's callers to respect, checked just
 // before a call is sent: a 429 can arrive while a granted call waits for its slot.
 func (s *Store) BlockedUntil(ctx context.Context, credential, kind string) (until time.Time, why string, err error) {

@@ -472,6 +472,34 @@ func TestWritesGoAheadOfBulkAndBehindRealtime(t *testing.T) {
 	require.LessOrEqual(t, maxInAnyWindow(sortedTimes(slots), 10*time.Second), 10)
 }
 
+// Once the write queue has nothing due, bulk calls stop leaving half the window to it.
+func TestEndWritesGivesBulkTheWindowBack(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	bulk := store.Window{Calls: 10, Period: 10 * time.Second}
+	wr := bulk
+	wr.Writes = true
+	r, err := s.Reserve(ctx, "cred", "window", wr, t0, time.Minute)
+	require.NoError(t, err)
+	_, _, err = s.Settle(ctx, "cred", "window", wr, r.At, t0.Add(100*time.Millisecond), -1)
+	require.NoError(t, err)
+	granted := func() int {
+		n := 0
+		for range 10 {
+			r, err := s.Reserve(ctx, "cred", "window", bulk, t0.Add(time.Second), 0)
+			require.NoError(t, err)
+			if r.Granted {
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(t, 4, granted(), "half the window, less the write's call, while writes are about")
+	require.NoError(t, s.EndWrites(ctx, "cred", "window"))
+	require.Equal(t, 5, granted(), "the rest of the window once the queue is drained")
+}
+
 // Without realtime calls about, bulk calls use the whole window.
 func TestBulkCallsUseTheWholeWindowWithoutRealtimeCalls(t *testing.T) {
 	t.Parallel()
