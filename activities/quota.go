@@ -40,7 +40,9 @@ func (a *Activities) crmCall(ctx context.Context, in *Integration, kind, op stri
 func (a *Activities) call(ctx context.Context, in *Integration, kind, op string, daily bool, send func(context.Context) (crm.RateLimit, error)) error {
 	w := a.window(in, kind)
 	w.Realtime = ctx.Value(realtimeKey{}) != nil
-	w.Writes = ctx.Value(writesKey{}) != nil
+	if wanted, ok := ctx.Value(writesKey{}).(int); ok {
+		w.Writes, w.WritesWanted = true, wanted
+	}
 	res, err := a.store.Reserve(ctx, in.Credential, kind, w, a.now(), a.maxSlotWait)
 	for err == nil && res.Probing {
 		// The ledger's first call in this window is on its way; its answer says how much of

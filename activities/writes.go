@@ -61,8 +61,14 @@ func writeBackoff(attempts int) time.Duration {
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)))
 }
 
-// writesKey marks a context whose CRM calls send queued writes (store.Window.Writes).
+// writesKey marks a context whose CRM calls send queued writes (store.Window.Writes); its
+// value is how many more calls the write queue expects to need (store.Window.WritesWanted).
 type writesKey struct{}
+
+// withWrites marks ctx's CRM calls as queued writes with `wanted` more calls to come.
+func withWrites(ctx context.Context, wanted int) context.Context {
+	return context.WithValue(ctx, writesKey{}, wanted)
+}
 
 // writeIntegration resolves a stream that takes writes and its connector's writer.
 func (a *Activities) writeIntegration(ref StreamRef) (*Integration, crm.Writer, error) {
@@ -97,7 +103,6 @@ func (a *Activities) SendWrites(ctx context.Context, ref StreamRef) (SendWritesR
 		return SendWritesResult{}, err
 	}
 	defer heartbeatWhile(ctx)()
-	ctx = context.WithValue(ctx, writesKey{}, true)
 	log := a.logger(ctx, ref)
 	owner, attempt := "local", 1 // outside an activity (tests)
 	if activity.IsActivity(ctx) {
@@ -120,14 +125,14 @@ func (a *Activities) SendWrites(ctx context.Context, ref StreamRef) (SendWritesR
 		}
 		log.Warn("a write batch's sender died on its way; reading its records back before sending any again",
 			zap.Int64("batch", open.ID), zap.Int("records", len(open.Inputs)))
-		if err := a.verifyWrites(ctx, in, ref, open, &res); err != nil {
+		// The read-back may be followed by a resend.
+		if err := a.verifyWrites(withWrites(ctx, 1), in, ref, open, &res); err != nil {
 			return res, err
 		}
 		return a.finishRound(ctx, ref, res)
 	}
 
-	batch, next, err := a.store.ClaimWrites(ctx, ref.Integration, obj, owner, attempt, min(store.MaxBatchInputs, writer.WriteBatchSize()),
-		a.now(), writeLease)
+	batch, next, err := a.store.ClaimWrites(ctx, ref.Integration, obj, owner, attempt, min(store.MaxBatchInputs, writer.WriteBatchSize()), a.now(), writeLease)
 	if err != nil {
 		return res, classify(ctx, "claiming queued writes", err)
 	}
@@ -141,6 +146,9 @@ func (a *Activities) SendWrites(ctx context.Context, ref StreamRef) (SendWritesR
 		inputs[i] = crm.WriteInput{TraceID: bi.TraceID, ID: bi.Key, IDProperty: batch.IDProperty, Properties: bi.Properties}
 	}
 	op := fmt.Sprintf("%s %d %s of %s", batch.Op, len(inputs), ref.Object, ref.Integration)
+	// A backfill leaves the window room for the batches still to come, and no more.
+	size := min(store.MaxBatchInputs, writer.WriteBatchSize())
+	ctx = withWrites(ctx, (batch.Remaining+size-1)/size)
 	sent := false
 	var wr crm.WriteResult
 	var sendErr error

@@ -27,17 +27,22 @@ type Window struct {
 	Realtime bool
 	// Writes marks the call as a batch of queued writes: below realtime calls, above bulk.
 	// It may take a slot ahead of bulk calls already reserved, leaving realtime's share
-	// free, and for one span after it bulk calls leave writesShare of the window free.
+	// free, and for one span after it bulk calls leave WritesWanted calls of every window
+	// free (at most 1/writesShare of it).
 	Writes bool
+	// WritesWanted is how many more calls the write queue expects to need after this one.
+	WritesWanted int
 }
 
-// writesShare: while queued writes are being sent, bulk calls leave one call in this many
-// of the window to them, so that a burst of application writes drains within a window or
-// two of a running backfill instead of after it.
+// writesShare: while queued writes are being sent, bulk calls leave what they want of the
+// window, up to one call in this many, so that a burst of application writes drains
+// within a window or two of a running backfill instead of after it, and a backfill gives
+// up no more than the writes use.
 const writesShare = 2
 
-// writesRoom is how many calls of the window bulk reservations leave free for writes.
-func (w Window) writesRoom() int { return max(1, w.Calls/writesShare) }
+// writesRoom is how many calls of the window bulk reservations leave free for writes that
+// want `wanted` more.
+func (w Window) writesRoom(wanted int) int { return min(wanted, max(1, w.Calls/writesShare)) }
 
 // realtimeShare: while realtime calls are about, bulk calls leave one call in this many of
 // the window (at least one) to them, so that a webhook batch never queues behind a
@@ -89,6 +94,7 @@ type ledgerRow struct {
 	blockedWhy            string
 	realtimeUntil         *time.Time
 	writesUntil           *time.Time
+	writesWanted          int
 }
 
 // withLedger runs fn on the locked ledger row of (credential, kind), creating it if needed,
@@ -106,9 +112,9 @@ func (s *Store) withLedger(ctx context.Context, credential, kind string, fn func
 		}
 		var row ledgerRow
 		selectRow := func() error {
-			return tx.QueryRow(ctx, `SELECT pending, ours, others, blocked_until, blocked_why, realtime_until, writes_until FROM quota_ledger
-			WHERE credential = $1 AND kind = $2 FOR UPDATE`, credential, kind).
-				Scan(&row.pending, &row.ours, &row.others, &row.blockedUntil, &row.blockedWhy, &row.realtimeUntil, &row.writesUntil)
+			return tx.QueryRow(ctx, `SELECT pending, ours, others, blocked_until, blocked_why, realtime_until, writes_until, writes_wanted
+			FROM quota_ledger WHERE credential = $1 AND kind = $2 FOR UPDATE`, credential, kind).
+				Scan(&row.pending, &row.ours, &row.others, &row.blockedUntil, &row.blockedWhy, &row.realtimeUntil, &row.writesUntil, &row.writesWanted)
 		}
 		err := selectRow()
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -125,8 +131,9 @@ func (s *Store) withLedger(ctx context.Context, credential, kind string, fn func
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE quota_ledger SET pending = $3, ours = $4, others = $5, blocked_until = $6, blocked_why = $7,
-			realtime_until = $8, writes_until = $9, updated_at = now() WHERE credential = $1 AND kind = $2`,
-			credential, kind, row.pending, row.ours, row.others, row.blockedUntil, row.blockedWhy, row.realtimeUntil, row.writesUntil)
+			realtime_until = $8, writes_until = $9, writes_wanted = $10, updated_at = now() WHERE credential = $1 AND kind = $2`,
+			credential, kind, row.pending, row.ours, row.others, row.blockedUntil, row.blockedWhy, row.realtimeUntil, row.writesUntil,
+			row.writesWanted)
 		return err
 	})
 }
@@ -320,7 +327,7 @@ func (s *Store) Reserve(ctx context.Context, credential, kind string, w Window, 
 			res.At = stamp(aheadSlot(row.pending, row.ours, row.others, w, now, blocked, spare))
 		default:
 			if row.writesUntil != nil && row.writesUntil.After(now) {
-				spare = max(spare, min(spare+w.writesRoom(), w.Calls-1))
+				spare = max(spare, min(spare+w.writesRoom(row.writesWanted), w.Calls-1))
 			}
 			res.At = stamp(nextSlot(row.pending, row.ours, row.others, w, now, blocked, spare))
 		}
@@ -341,7 +348,7 @@ func (s *Store) Reserve(ctx context.Context, credential, kind string, w Window, 
 		case w.Realtime:
 			row.realtimeUntil = &until
 		case w.Writes:
-			row.writesUntil = &until
+			row.writesUntil, row.writesWanted = &until, w.WritesWanted
 		}
 		return nil
 	})
@@ -428,7 +435,8 @@ func (s *Store) Release(ctx context.Context, credential, kind string, slot time.
 // queue has nothing due, so a backfill need not hold back for it. The next write's
 // reservation sets it again.
 func (s *Store) EndWrites(ctx context.Context, credential, kind string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE quota_ledger SET writes_until = NULL WHERE credential = $1 AND kind = $2 AND writes_until IS NOT NULL`,
+	_, err := s.pool.Exec(ctx, `UPDATE quota_ledger SET writes_until = NULL, writes_wanted = 0
+		WHERE credential = $1 AND kind = $2 AND writes_until IS NOT NULL`,
 		credential, kind)
 	if err != nil {
 		return fmt.Errorf("ending the writes' share of %s: %w", credential, err)

@@ -441,7 +441,7 @@ func TestWritesGoAheadOfBulkAndBehindRealtime(t *testing.T) {
 	ctx := t.Context()
 	bulk := store.Window{Calls: 10, Period: 10 * time.Second}
 	wr, rt := bulk, bulk
-	wr.Writes, rt.Realtime = true, true
+	wr.Writes, wr.WritesWanted, rt.Realtime = true, 10, true
 	var slots []time.Time
 	reserve := func(w store.Window, at time.Time) time.Time {
 		t.Helper()
@@ -479,7 +479,7 @@ func TestEndWritesGivesBulkTheWindowBack(t *testing.T) {
 	ctx := t.Context()
 	bulk := store.Window{Calls: 10, Period: 10 * time.Second}
 	wr := bulk
-	wr.Writes = true
+	wr.Writes, wr.WritesWanted = true, 10
 	r, err := s.Reserve(ctx, "cred", "window", wr, t0, time.Minute)
 	require.NoError(t, err)
 	_, _, err = s.Settle(ctx, "cred", "window", wr, r.At, t0.Add(100*time.Millisecond), -1)
@@ -498,6 +498,32 @@ func TestEndWritesGivesBulkTheWindowBack(t *testing.T) {
 	require.Equal(t, 4, granted(), "half the window, less the write's call, while writes are about")
 	require.NoError(t, s.EndWrites(ctx, "cred", "window"))
 	require.Equal(t, 5, granted(), "the rest of the window once the queue is drained")
+}
+
+// A backfill leaves the write queue what it says it still needs, not half the window.
+func TestBulkLeavesWritesWhatTheyWant(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := t.Context()
+	bulk := store.Window{Calls: 10, Period: 10 * time.Second}
+	wr := bulk
+	wr.Writes, wr.WritesWanted = true, 2
+	_, err := s.Reserve(ctx, "cred", "window", wr, t0, time.Minute)
+	require.NoError(t, err)
+	n := 0
+	for range 10 {
+		r, err := s.Reserve(ctx, "cred", "window", bulk, t0.Add(time.Second), 0)
+		require.NoError(t, err)
+		if r.Granted {
+			n++
+		}
+	}
+	require.Equal(t, 7, n, "10 calls, one the write's, two left for the writes to come")
+	for i := range 2 {
+		r, err := s.Reserve(ctx, "cred", "window", wr, t0.Add(2*time.Second), time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, t0.Add(2*time.Second), r.At, "write %d goes in the room left for it", i)
+	}
 }
 
 // Without realtime calls about, bulk calls use the whole window.

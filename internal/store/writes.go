@@ -169,6 +169,9 @@ type WriteBatch struct {
 	Op         string
 	IDProperty string
 	Inputs     []BatchInput
+	// Remaining is how many records with writes due were left for later batches when this
+	// one was claimed.
+	Remaining int
 	// ClaimedBy and Attempt name the activity attempt that claimed the batch; LeaseUntil is
 	// when it is in doubt whoever asks.
 	ClaimedBy  string
@@ -257,7 +260,8 @@ func (s *Store) ClaimWrites(ctx context.Context, integration, object, claimedBy 
 		if head.idProp == "" {
 			op = OpUpdate
 		}
-		b := &WriteBatch{Op: op, IDProperty: head.idProp, ClaimedBy: claimedBy, Attempt: attempt, LeaseUntil: stamp(now.Add(lease))}
+		b := &WriteBatch{Op: op, IDProperty: head.idProp, Remaining: len(due) - len(keys), ClaimedBy: claimedBy, Attempt: attempt,
+			LeaseUntil: stamp(now.Add(lease))}
 		if err := tx.QueryRow(ctx, `INSERT INTO write_batches (integration, object, op, id_property, claimed_by, attempt, claimed_at, lease_until)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
 			integration, object, op, head.idProp, claimedBy, attempt, now, b.LeaseUntil).Scan(&b.ID); err != nil {

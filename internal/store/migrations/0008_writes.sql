@@ -154,6 +154,8 @@ END
 $$;
 CREATE TRIGGER write_outbox_queued BEFORE INSERT ON write_outbox FOR EACH ROW EXECUTE FUNCTION crmsync_write_queued();
 
--- Until when queued writes have been sent on a credential: while set, backfill calls leave
--- half of every window to them (writes rank below realtime calls, above backfills).
+-- Until when queued writes are being sent on a credential, and how many more calls the
+-- write queue expects to need: meanwhile backfill calls leave that many calls of every
+-- window to them (at most half), as writes rank below realtime calls and above backfills.
 ALTER TABLE quota_ledger ADD COLUMN writes_until timestamptz;
+ALTER TABLE quota_ledger ADD COLUMN writes_wanted integer NOT NULL DEFAULT 0;
