@@ -211,36 +211,11 @@ func (s *Store) ClaimWrites(ctx context.Context, integration, object, claimedBy 
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('crmsync_writes/' || $1 || '/' || $2))`, integration, object); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT id_property, record_key, bool_or(isolate), max(not_before)
-			FROM write_outbox WHERE integration = $1 AND object = $2 AND state = 'pending'
-			GROUP BY id_property, record_key ORDER BY min(seq)`, integration, object)
+		due, nextDue, err := dueGroups(ctx, tx, integration, object, now, max)
 		if err != nil {
 			return err
 		}
-		type group struct {
-			idProp, key string
-			isolate     bool
-		}
-		var due []group
-		for rows.Next() {
-			var g group
-			var notBefore *time.Time
-			if err := rows.Scan(&g.idProp, &g.key, &g.isolate, &notBefore); err != nil {
-				rows.Close()
-				return err
-			}
-			if notBefore != nil && notBefore.After(now) {
-				if next.IsZero() || notBefore.Before(next) {
-					next = notBefore.UTC()
-				}
-				continue
-			}
-			due = append(due, g)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
+		next = nextDue
 		if len(due) == 0 {
 			return nil
 		}
@@ -284,6 +259,116 @@ func (s *Store) ClaimWrites(ctx context.Context, integration, object, claimedBy 
 		return nil, time.Time{}, fmt.Errorf("claiming writes of %s/%s: %w", integration, object, err)
 	}
 	return batch, next, nil
+}
+
+// claimScan is how many of a stream's oldest pending writes a claim reads at a time to
+// find the records it takes: a backlog of a million writes costs a claim a few thousand
+// rows, not a scan of the backlog (about a second for a million).
+var claimScan = 5000
+
+// dueGroup is a record with pending writes.
+type dueGroup struct {
+	idProp, key string
+	isolate     bool
+	blocked     bool
+}
+
+// dueGroups finds, oldest first, the records whose pending writes are all due by now
+// (none waits out a retry delay), reading the stream's pending writes claimScan at a time
+// until it has max of them or has read them all; next is when the earliest write it saw
+// waiting is due.
+func dueGroups(ctx context.Context, tx pgx.Tx, integration, object string, now time.Time, max int) (due []dueGroup, next time.Time, err error) {
+	var order []*dueGroup
+	byKey := map[[2]string]*dueGroup{}
+	after := int64(0)
+	candidates := 0
+	for {
+		rows, err := tx.Query(ctx, `SELECT seq, id_property, record_key, isolate, not_before FROM write_outbox
+			WHERE integration = $1 AND object = $2 AND state = 'pending' AND seq > $3 ORDER BY seq LIMIT $4`,
+			integration, object, after, claimScan)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		n := 0
+		for rows.Next() {
+			var idProp, key string
+			var isolate bool
+			var notBefore *time.Time
+			if err := rows.Scan(&after, &idProp, &key, &isolate, &notBefore); err != nil {
+				rows.Close()
+				return nil, time.Time{}, err
+			}
+			n++
+			g, ok := byKey[[2]string{idProp, key}]
+			if !ok {
+				g = &dueGroup{idProp: idProp, key: key}
+				byKey[[2]string{idProp, key}] = g
+				order = append(order, g)
+				candidates++
+			}
+			g.isolate = g.isolate || isolate
+			if notBefore != nil && notBefore.After(now) {
+				if !g.blocked {
+					candidates--
+				}
+				g.blocked = true
+				if next.IsZero() || notBefore.Before(next) {
+					next = notBefore.UTC()
+				}
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, time.Time{}, err
+		}
+		if n < claimScan || candidates >= max {
+			break
+		}
+	}
+	// A record's later writes, past what was read, may still wait out a retry delay or be
+	// isolated: they decide for the whole record.
+	var props, keys []string
+	for _, g := range order {
+		if !g.blocked {
+			props, keys = append(props, g.idProp), append(keys, g.key)
+		}
+	}
+	if len(keys) > 0 {
+		rows, err := tx.Query(ctx, `SELECT id_property, record_key, bool_or(isolate), max(not_before) FROM write_outbox
+			WHERE integration = $1 AND object = $2 AND state = 'pending' AND seq > $3
+			AND (id_property, record_key) IN (SELECT * FROM unnest($4::text[], $5::text[]))
+			GROUP BY id_property, record_key`, integration, object, after, props, keys)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		for rows.Next() {
+			var idProp, key string
+			var isolate bool
+			var notBefore *time.Time
+			if err := rows.Scan(&idProp, &key, &isolate, &notBefore); err != nil {
+				rows.Close()
+				return nil, time.Time{}, err
+			}
+			g := byKey[[2]string{idProp, key}]
+			g.isolate = g.isolate || isolate
+			if notBefore != nil && notBefore.After(now) {
+				g.blocked = true
+				if next.IsZero() || notBefore.Before(next) {
+					next = notBefore.UTC()
+				}
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, time.Time{}, err
+		}
+	}
+	for _, g := range order {
+		if !g.blocked {
+			due = append(due, *g)
+		}
+	}
+	return due, next, nil
 }
 
 // batchInputs merges a batch's writes into one input per record, in the order the records

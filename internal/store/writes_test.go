@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmsync/crmsync/internal/pgtest"
 	"github.com/crmsync/crmsync/internal/store"
 )
 
@@ -201,4 +202,70 @@ func TestQueueWritesOneIdempotencyKeyIsOneWrite(t *testing.T) {
 	other.Integration = "other"
 	_, err := s.QueueWrites(t.Context(), []store.QueuedWrite{other})
 	require.ErrorContains(t, err, `integration "other" takes no writes`, "keys are per integration, but the target must exist")
+}
+
+// A claim reads the oldest pending writes a window at a time, but a record's writes past
+// the window still come along, and one of them waiting out a retry holds the record back.
+func TestClaimReadsTheBacklogAWindowAtATime(t *testing.T) {
+	// Not parallel: it changes the package's scan window.
+	defer store.SetClaimScan(3)()
+	s := setup(t)
+	ctx := t.Context()
+	writeTargets(t, s)
+	q := queue(t, s,
+		contact(`{"email":"k1@example.com","n":"1"}`),
+		contact(`{"email":"k2@example.com","n":"2"}`),
+		contact(`{"email":"k3@example.com","n":"3"}`),
+		contact(`{"email":"k1@example.com","n":"4"}`),
+		contact(`{"email":"k2@example.com","n":"5"}`),
+		contact(`{"email":"k4@example.com","n":"6"}`))
+	_, err := s.Pool().Exec(ctx, `UPDATE write_outbox SET not_before = $2 WHERE seq = $1`, q[3].Seq, t0.Add(time.Minute))
+	require.NoError(t, err)
+
+	b, _, err := s.ClaimWrites(ctx, "acme", "contacts", "wf/1", 1, 2, t0, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, b.Inputs, 2)
+	require.Equal(t, "k2@example.com", b.Inputs[0].Key, "k1's later write waits out a retry, past the first window")
+	require.Equal(t, []int64{q[1].Seq, q[4].Seq}, b.Inputs[0].Seqs, "k2's write past the window comes along")
+	require.Equal(t, "5", b.Inputs[0].Properties["n"])
+	require.Equal(t, "k3@example.com", b.Inputs[1].Key)
+	_, err = s.FinishWriteBatch(ctx, b, map[string]store.InputFate{b.Inputs[0].TraceID: {Sent: true}, b.Inputs[1].TraceID: {Sent: true}})
+	require.NoError(t, err)
+
+	b, _, err = s.ClaimWrites(ctx, "acme", "contacts", "wf/2", 1, 100, t0, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, b.Inputs, 1)
+	require.Equal(t, "k4@example.com", b.Inputs[0].Key, "found past the windows of blocked writes")
+	require.NoError(t, s.ReleaseWriteBatch(ctx, b))
+	_, err = s.Pool().Exec(ctx, `UPDATE write_outbox SET state = 'sent' WHERE seq = $1`, q[5].Seq)
+	require.NoError(t, err)
+	b, next, err := s.ClaimWrites(ctx, "acme", "contacts", "wf/3", 1, 100, t0, time.Minute)
+	require.NoError(t, err)
+	require.Nil(t, b)
+	require.Equal(t, t0.Add(time.Minute), next)
+}
+
+// BenchmarkClaimWritesFromABacklog measures a claim (and its release) with a million
+// writes for 200,000 records queued: go test ./internal/store -run - -bench ClaimWrites.
+func BenchmarkClaimWritesFromABacklog(b *testing.B) {
+	s, err := store.Open(b.Context(), pgtest.Schema(b))
+	require.NoError(b, err)
+	b.Cleanup(s.Close)
+	_, err = s.Migrate(b.Context())
+	require.NoError(b, err)
+	ctx := b.Context()
+	require.NoError(b, s.SetWriteTargets(ctx, []store.WriteTarget{{Integration: "acme", Object: "contacts", IDProperty: "email", MaxBytes: 1000}}))
+	_, err = s.Pool().Exec(ctx, `INSERT INTO write_outbox (integration, object, properties)
+		SELECT 'acme', 'contacts', jsonb_build_object('email', 'c' || (i % 200000) || '@example.com', 'firstname', 'v' || i)
+		FROM generate_series(1, 1000000) i`)
+	require.NoError(b, err)
+	_, err = s.Pool().Exec(ctx, `ANALYZE write_outbox`)
+	require.NoError(b, err)
+	b.ResetTimer()
+	for b.Loop() {
+		batch, _, err := s.ClaimWrites(ctx, "acme", "contacts", "bench", 1, 100, t0, time.Minute)
+		require.NoError(b, err)
+		require.Len(b, batch.Inputs, 100)
+		require.NoError(b, s.ReleaseWriteBatch(ctx, batch))
+	}
 }
