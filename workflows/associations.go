@@ -67,19 +67,10 @@ func SyncAssociations(ctx workflow.Context, in AssociationsInput) (AssociationsR
 			Object: in.From, To: in.To, Remaining: -1, StartedAt: workflow.Now(ctx)}}
 	}
 	p := &st.Progress
-	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) { return *p, nil }); err != nil {
+	api, err := watchedOnAPI(ctx, p, activities.StreamRef{Integration: in.Integration, Object: in.From}, &st.Queues)
+	if err != nil {
 		return AssociationsResult{}, err
 	}
-	watchAttempts(ctx, p)
-	if st.Queues == nil {
-		var q activities.Queues
-		ref := activities.StreamRef{Integration: in.Integration, Object: in.From}
-		if err := workflow.ExecuteLocalActivity(localContext(ctx), a.Route, ref).Get(ctx, &q); err != nil {
-			return AssociationsResult{}, err
-		}
-		st.Queues = &q
-	}
-	api := apiContext(ctx, apiQueue(ctx, in.Integration, *st.Queues), *st.Queues)
 	p.Phase = phaseAssociations
 	for pages := 0; ; pages++ {
 		if runIsFull(ctx, pages) {

@@ -194,6 +194,25 @@ func refreshProperties(ctx workflow.Context, ref activities.StreamRef, q activit
 	return callCRM(ctx, apiContext(ctx, apiQueue(ctx, ref.Integration, q), q), p, a.RefreshProperties, ref, nil)
 }
 
+// watchedOnAPI is how a stream workflow that reads its progress from p starts: it answers
+// the progress query with p, keeps p's last failed attempt, and returns the context of the
+// integration's API queue, asking where the stream's CRM calls run (a.Route) on the first
+// run only and keeping the answer in *queues for the runs that continue it.
+func watchedOnAPI(ctx workflow.Context, p *Progress, ref activities.StreamRef, queues **activities.Queues) (workflow.Context, error) {
+	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) { return *p, nil }); err != nil {
+		return nil, err
+	}
+	watchAttempts(ctx, p)
+	if *queues == nil {
+		var q activities.Queues
+		if err := workflow.ExecuteLocalActivity(localContext(ctx), a.Route, ref).Get(ctx, &q); err != nil {
+			return nil, err
+		}
+		*queues = &q
+	}
+	return apiContext(ctx, apiQueue(ctx, ref.Integration, **queues), **queues), nil
+}
+
 // watchAttempts keeps p.LastError up to date from the failed attempts the sync's
 // activities report (activities.SignalAttemptFailed). It only receives signals, so it
 // adds nothing to the history of a run that gets none.

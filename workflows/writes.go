@@ -77,18 +77,10 @@ func WriteQueue(ctx workflow.Context, in WriteQueueInput) error {
 			Object: in.Object, Remaining: -1, StartedAt: workflow.Now(ctx)}}
 	}
 	p := &st.Progress
-	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) { return *p, nil }); err != nil {
+	api, err := watchedOnAPI(ctx, p, ref, &st.Queues)
+	if err != nil {
 		return err
 	}
-	watchAttempts(ctx, p)
-	if st.Queues == nil {
-		var q activities.Queues
-		if err := workflow.ExecuteLocalActivity(localContext(ctx), a.Route, ref).Get(ctx, &q); err != nil {
-			return err
-		}
-		st.Queues = &q
-	}
-	api := apiContext(ctx, apiQueue(ctx, in.Integration, *st.Queues), *st.Queues)
 	ch := workflow.GetSignalChannel(ctx, SignalWrites)
 	drain := func() bool {
 		woke := false
