@@ -31,6 +31,15 @@ type world struct {
 
 func setup(t *testing.T, simOpts crmsim.Options, token string) *world {
 	t.Helper()
+	w, _ := newWorld(t, simOpts, token, nil)
+	return w
+}
+
+// newWorld is a simulator, a store and the activities of one HubSpot integration "acme"
+// reaching the simulator with token; edit, when set, changes the integration's config and
+// the activities' options before they are built.
+func newWorld(t *testing.T, simOpts crmsim.Options, token string, edit func(*config.Integration, *activities.Options)) (*world, *hubspot.Client) {
+	t.Helper()
 	simOpts.Tokens = []string{"good-token"}
 	sim, err := crmsim.New(simOpts)
 	require.NoError(t, err)
@@ -45,10 +54,14 @@ func setup(t *testing.T, simOpts crmsim.Options, token string) *world {
 	require.NoError(t, err)
 	cfg := config.Integration{ID: "acme", Provider: "hubspot", Objects: crm.Objects, Delta: config.Delta{Lag: config.Duration(time.Minute)},
 		Quota: config.Quota{RequestsPer10s: 1000, SearchPerSecond: 100, Daily: 1_000_000}}
-	acts, err := activities.New(activities.Options{Store: st, MaxSlotWait: time.Millisecond,
-		Integrations: []*activities.Integration{{Config: cfg, Connector: conn, Credential: "cred-" + token}}})
+	opts := activities.Options{Store: st, MaxSlotWait: time.Millisecond}
+	if edit != nil {
+		edit(&cfg, &opts)
+	}
+	opts.Integrations = []*activities.Integration{{Config: cfg, Connector: conn, Credential: "cred-" + token}}
+	acts, err := activities.New(opts)
 	require.NoError(t, err)
-	return &world{sim: sim, store: st, acts: acts, ref: activities.StreamRef{Integration: "acme", Object: crm.Contacts}}
+	return &world{sim: sim, store: st, acts: acts, ref: activities.StreamRef{Integration: "acme", Object: crm.Contacts}}, conn
 }
 
 // appError unwraps the Temporal application error an activity returned.

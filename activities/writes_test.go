@@ -3,7 +3,6 @@ package activities_test
 import (
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/crmsync/crmsync/internal/crm"
 	"github.com/crmsync/crmsync/internal/crm/hubspot"
 	"github.com/crmsync/crmsync/internal/crmsim"
-	"github.com/crmsync/crmsync/internal/pgtest"
 	"github.com/crmsync/crmsync/internal/store"
 )
 
@@ -40,27 +38,12 @@ func (w *writeWorld) advance(d time.Duration) {
 
 func setupWrites(t *testing.T, simOpts crmsim.Options) *writeWorld {
 	t.Helper()
-	simOpts.Tokens = []string{"good-token"}
-	sim, err := crmsim.New(simOpts)
-	require.NoError(t, err)
-	srv := httptest.NewServer(sim.Handler())
-	t.Cleanup(srv.Close)
-	st, err := store.Open(t.Context(), pgtest.Schema(t))
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
-	_, err = st.Migrate(t.Context())
-	require.NoError(t, err)
-	require.NoError(t, st.SetWriteTargets(t.Context(), []store.WriteTarget{{Integration: "acme", Object: "contacts", IDProperty: "email", MaxBytes: 10000}}))
-	conn, err := hubspot.New(hubspot.Options{BaseURL: srv.URL, Token: "good-token"})
-	require.NoError(t, err)
-	cfg := config.Integration{ID: "acme", Provider: "hubspot", Objects: crm.Objects,
-		Quota:  config.Quota{RequestsPer10s: 1000, SearchPerSecond: 100, Daily: 1_000_000},
-		Writes: &config.Writes{Objects: map[crm.Object]config.WriteObject{crm.Contacts: {IDProperty: "email"}}, MaxRecordBytes: 10000}}
-	w := &writeWorld{conn: conn, now: time.Now()}
-	acts, err := activities.New(activities.Options{Store: st, MaxSlotWait: time.Second, Now: w.clock,
-		Integrations: []*activities.Integration{{Config: cfg, Connector: conn, Credential: "cred"}}})
-	require.NoError(t, err)
-	w.world = &world{sim: sim, store: st, acts: acts, ref: activities.StreamRef{Integration: "acme", Object: crm.Contacts}}
+	w := &writeWorld{now: time.Now()}
+	w.world, w.conn = newWorld(t, simOpts, "good-token", func(cfg *config.Integration, opts *activities.Options) {
+		cfg.Writes = &config.Writes{Objects: map[crm.Object]config.WriteObject{crm.Contacts: {IDProperty: "email"}}, MaxRecordBytes: 10000}
+		opts.MaxSlotWait, opts.Now = time.Second, w.clock
+	})
+	require.NoError(t, w.store.SetWriteTargets(t.Context(), []store.WriteTarget{{Integration: "acme", Object: "contacts", IDProperty: "email", MaxBytes: 10000}}))
 	return w
 }
 
