@@ -132,7 +132,8 @@ func (a *Activities) SendWrites(ctx context.Context, ref StreamRef) (SendWritesR
 		return a.finishRound(ctx, ref, res)
 	}
 
-	batch, next, err := a.store.ClaimWrites(ctx, ref.Integration, obj, owner, attempt, min(store.MaxBatchInputs, writer.WriteBatchSize()), a.now(), writeLease)
+	size := min(store.MaxBatchInputs, writer.WriteBatchSize())
+	batch, next, err := a.store.ClaimWrites(ctx, ref.Integration, obj, owner, attempt, size, a.now(), writeLease)
 	if err != nil {
 		return res, classify(ctx, "claiming queued writes", err)
 	}
@@ -147,7 +148,6 @@ func (a *Activities) SendWrites(ctx context.Context, ref StreamRef) (SendWritesR
 	}
 	op := fmt.Sprintf("%s %d %s of %s", batch.Op, len(inputs), ref.Object, ref.Integration)
 	// A backfill leaves the window room for the batches still to come, and no more.
-	size := min(store.MaxBatchInputs, writer.WriteBatchSize())
 	ctx = withWrites(ctx, (batch.Remaining+size-1)/size)
 	sent := false
 	var wr crm.WriteResult
