@@ -484,24 +484,9 @@ func TestEndWritesGivesBulkTheWindowBack(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = s.Settle(ctx, "cred", "window", wr, r.At, t0.Add(100*time.Millisecond), -1)
 	require.NoError(t, err)
-	require.Equal(t, 4, grantedNow(t, s, bulk, t0.Add(time.Second), 10), "half the window, less the write's call, while writes are about")
+	require.Equal(t, 4, grantedBy(t, s, bulk, t0.Add(time.Second), t0.Add(time.Second), 10), "half the window, less the write's call, while writes are about")
 	require.NoError(t, s.EndWrites(ctx, "cred", "window"))
-	require.Equal(t, 5, grantedNow(t, s, bulk, t0.Add(time.Second), 10), "the rest of the window once the queue is drained")
-}
-
-// grantedNow asks `tries` times for a call of "cred" at `at` that may not wait, and counts
-// the grants.
-func grantedNow(t *testing.T, s *store.Store, w store.Window, at time.Time, tries int) int {
-	t.Helper()
-	n := 0
-	for range tries {
-		r, err := s.Reserve(t.Context(), "cred", "window", w, at, 0)
-		require.NoError(t, err)
-		if r.Granted {
-			n++
-		}
-	}
-	return n
+	require.Equal(t, 5, grantedBy(t, s, bulk, t0.Add(time.Second), t0.Add(time.Second), 10), "the rest of the window once the queue is drained")
 }
 
 // A backfill leaves the write queue what it says it still needs, not half the window.
@@ -514,7 +499,7 @@ func TestBulkLeavesWritesWhatTheyWant(t *testing.T) {
 	wr.Writes, wr.WritesWanted = true, 2
 	_, err := s.Reserve(ctx, "cred", "window", wr, t0, time.Minute)
 	require.NoError(t, err)
-	require.Equal(t, 7, grantedNow(t, s, bulk, t0.Add(time.Second), 10), "10 calls, one the write's, two left for the writes to come")
+	require.Equal(t, 7, grantedBy(t, s, bulk, t0.Add(time.Second), t0.Add(time.Second), 10), "10 calls, one the write's, two left for the writes to come")
 	for i := range 2 {
 		r, err := s.Reserve(ctx, "cred", "window", wr, t0.Add(2*time.Second), time.Minute)
 		require.NoError(t, err)
