@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmsync/crmsync/internal/intake"
 	"github.com/crmsync/crmsync/internal/store"
 )
 
@@ -47,7 +48,12 @@ func (d *demo) demoWrites(ctx context.Context) error {
 		}
 		return ""
 	}
-	h, err := newIntakeHandler(d.cfg, getenv, d.store)
+	opts, err := intakeOptions(d.cfg, getenv)
+	if err != nil {
+		return err
+	}
+	opts.Queue = d.store
+	h, err := intake.New(opts)
 	if err != nil {
 		return err
 	}

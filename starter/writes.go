@@ -32,8 +32,9 @@ func runIntake(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Check the config and the apps' tokens before touching the database.
-	if _, err := newIntakeHandler(e.cfg, os.Getenv, nil); err != nil {
+	// The config and the apps' tokens are checked before the database is touched.
+	opts, err := intakeOptions(e.cfg, os.Getenv)
+	if err != nil {
 		return err
 	}
 	st, err := store.Open(ctx, e.DatabaseURL)
@@ -44,7 +45,8 @@ func runIntake(ctx context.Context, args []string, out io.Writer) error {
 	if _, err := st.Migrate(ctx); err != nil {
 		return err
 	}
-	h, err := newIntakeHandler(e.cfg, os.Getenv, st)
+	opts.Queue = st
+	h, err := intake.New(opts)
 	if err != nil {
 		return err
 	}
@@ -69,9 +71,9 @@ func runIntake(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-// newIntakeHandler builds the intake for the config's write targets and apps. With a nil
-// queue it only checks the config and the apps' tokens.
-func newIntakeHandler(cfg *config.Config, getenv func(string) string, q intake.Queuer) (*intake.Handler, error) {
+// intakeOptions are the intake's write targets and apps, from the config and the apps'
+// tokens in the environment; the caller adds the queue.
+func intakeOptions(cfg *config.Config, getenv func(string) string) (intake.Options, error) {
 	targets := map[string]map[string]intake.Target{}
 	for _, in := range cfg.Integrations {
 		for obj, wo := range in.WriteTargets() {
@@ -82,10 +84,10 @@ func newIntakeHandler(cfg *config.Config, getenv func(string) string, q intake.Q
 		}
 	}
 	if len(targets) == 0 {
-		return nil, errors.New("intake: no integration takes writes: add writes.objects to one in the config")
+		return intake.Options{}, errors.New("intake: no integration takes writes: add writes.objects to one in the config")
 	}
 	if cfg.Intake == nil || len(cfg.Intake.Apps) == 0 {
-		return nil, errors.New("intake: no application may write: add intake.apps (name, token_env) to the config")
+		return intake.Options{}, errors.New("intake: no application may write: add intake.apps (name, token_env) to the config")
 	}
 	var apps []intake.App
 	var errs []error
@@ -98,12 +100,9 @@ func newIntakeHandler(cfg *config.Config, getenv func(string) string, q intake.Q
 		apps = append(apps, intake.App{Name: a.Name, Token: tok, Integrations: a.Integrations})
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return intake.Options{}, err
 	}
-	if q == nil {
-		return nil, nil
-	}
-	return intake.New(intake.Options{Targets: targets, Apps: apps, Queue: q})
+	return intake.Options{Targets: targets, Apps: apps}, nil
 }
 
 // runWrites is `starter writes dead` and `starter writes replay`.
