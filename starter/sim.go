@@ -23,6 +23,8 @@ type simFlags struct {
 	limit10s, daily, searchRate int
 	indexLag, latency           time.Duration
 	retryAfter                  bool
+	narrow                      bool
+	uriLimit                    int
 	mutateEvery                 time.Duration
 	mutate                      crmsim.MutationSpec
 	// accessTokenTTL and the dialects' limits apply to Salesforce, Pipedrive and Zoho; the
@@ -45,6 +47,8 @@ func (f *simFlags) register(fs *flag.FlagSet, defaultContacts, defaultCompanies,
 	fs.DurationVar(&f.indexLag, "index-lag", 2*time.Second, "HubSpot: how long a change takes to reach search results")
 	fs.DurationVar(&f.latency, "latency", 0, "added to every API response (a real CRM is not on loopback)")
 	fs.BoolVar(&f.retryAfter, "retry-after", false, "send Retry-After on 429s (HubSpot, Pipedrive and Zoho document none)")
+	fs.BoolVar(&f.narrow, "narrow", false, "seed an account with only a dozen properties per object (by default it is as wide as a real one: hundreds, most empty)")
+	fs.IntVar(&f.uriLimit, "uri-limit", crmsim.DefaultURILimit, "HubSpot: the longest request URI its front end passes (414 past it); real reports range from about 8,000 to 16,200")
 	fs.DurationVar(&f.mutateEvery, "mutate-every", 0, "change records this often while running (0: never)")
 	fs.IntVar(&f.mutate.Updates, "mutate-updates", 20, "records updated per mutation round")
 	fs.IntVar(&f.mutate.Creates, "mutate-creates", 5, "records created per mutation round")
@@ -87,7 +91,7 @@ func (f *simFlags) options() crmsim.Options {
 	return crmsim.Options{
 		Seed: f.seed, Contacts: f.contacts, Companies: f.companies, Deals: f.deals, Tokens: tokens,
 		TenSecondLimit: f.limit10s, DailyLimit: f.daily, SearchPerSecond: f.searchRate,
-		SearchIndexLag: f.indexLag, Latency: f.latency, RetryAfter: f.retryAfter,
+		SearchIndexLag: f.indexLag, Latency: f.latency, RetryAfter: f.retryAfter, Narrow: f.narrow, URILimit: f.uriLimit,
 		AccessTokenTTL: f.accessTokenTTL, Salesforce: f.salesforce, Pipedrive: pd, Zoho: zo,
 	}
 }

@@ -119,6 +119,17 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 	arrived := s.now()
 	client := clientName(r.Header.Get("User-Agent"))
 	c := &call{r: r, now: arrived, corr: newUUID(), route: s.match(r)}
+	if limit := s.opts.URILimit; limit > 0 && len(r.RequestURI) > limit {
+		// HubSpot's front end refuses a long request URI before the API sees it: an HTML
+		// page, no correlation id, no rate-limit headers, nothing counted against the
+		// quota. A GET naming every property of a wide portal hits it "just around 16.2k
+		// characters" (PostHog PR #31617; also dlt-hub/verified-sources #305 and #311,
+		// airweave-ai/airweave #1064).
+		sleep(r.Context(), s.opts.Latency)
+		s.meter.finish(c.route.key, client, http.StatusRequestURITooLong, arrived)
+		s.write(w, uriTooLong())
+		return
+	}
 	w.Header().Set("X-HubSpot-Correlation-Id", c.corr)
 
 	tok, ok := s.authenticate(r)
@@ -166,6 +177,13 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 	// Record before writing, so a client that has the response also sees it in Stats.
 	s.meter.finish(c.route.key, client, rep.status, arrived)
 	s.write(w, rep)
+}
+
+// uriTooLong is the page a CDN front end sends for a request URI over its limit.
+func uriTooLong() reply {
+	return reply{status: http.StatusRequestURITooLong, contentType: contentTypeHTML, body: []byte(
+		"<html>\r\n<head><title>414 Request-URI Too Large</title></head>\r\n<body>\r\n" +
+			"<center><h1>414 Request-URI Too Large</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n")}
 }
 
 // authenticate returns the index of the request's bearer token.

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Page size limits.
@@ -24,7 +25,7 @@ const (
 // apiObject is HubSpot's SimplePublicObjectWithAssociations.
 type apiObject struct {
 	ID           string                   `json:"id"`
-	Properties   map[string]*string       `json:"properties"`
+	Properties   renderedProps            `json:"properties"`
 	CreatedAt    string                   `json:"createdAt"`
 	UpdatedAt    string                   `json:"updatedAt"`
 	Archived     bool                     `json:"archived"`
@@ -66,18 +67,11 @@ func newPaging(after string) *paging {
 func render(o *objectStore, e *entry, st *state, props []int, assoc []objectKind) apiObject {
 	obj := apiObject{
 		ID:         e.sid,
-		Properties: make(map[string]*string, len(props)),
+		Properties: renderedProps{typ: o.typ, st: st, props: props},
 		CreatedAt:  formatTime(st.createdAt),
 		UpdatedAt:  formatTime(st.updatedAt),
 		Archived:   st.archived,
 		ArchivedAt: formatTime(st.archivedAt),
-	}
-	for _, i := range props {
-		var v *string
-		if st.vals[i] != "" {
-			v = &st.vals[i]
-		}
-		obj.Properties[o.typ.props[i].Name] = v
 	}
 	for _, k := range assoc {
 		ids := e.assoc[k]
@@ -95,6 +89,90 @@ func render(o *objectStore, e *entry, st *state, props []int, assoc []objectKind
 		obj.Associations[objectName(k)] = list
 	}
 	return obj
+}
+
+// renderedProps is a record version's chosen properties as HubSpot renders them: an object
+// with each name (null for an empty value), in schema order. It writes the JSON itself:
+// a wide record's hundreds of properties through a map would be sorted and allocated per
+// record, which dominates the simulator's cost on a wide account.
+type renderedProps struct {
+	typ   *objectType
+	st    *state
+	props []int
+}
+
+// MarshalJSON writes the properties object.
+func (p renderedProps) MarshalJSON() ([]byte, error) {
+	return p.appendJSON(make([]byte, 0, 32*len(p.props)+2)), nil
+}
+
+// appendJSON appends the properties object.
+func (p renderedProps) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	for k, i := range p.props {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, p.typ.props[i].Name)
+		b = append(b, ':')
+		if v := p.st.get(i); v == "" {
+			b = append(b, "null"...)
+		} else {
+			b = appendJSONString(b, v)
+		}
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json escapes it (HTML
+// characters included), invalid UTF-8 replaced.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			switch r {
+			case '\u2028':
+				b = append(b, `\u2028`...)
+			case '\u2029':
+				b = append(b, `\u2029`...)
+			default:
+				b = append(b, `\ufffd`...)
+			}
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 func singularOf(k objectKind) string {
@@ -248,7 +326,7 @@ func (s *Sim) serveList(c *call) reply {
 	if next != 0 {
 		resp.Paging = newPaging(encodeAfter(next))
 	}
-	return jsonReply(http.StatusOK, resp)
+	return bodyReply(http.StatusOK, resp.body())
 }
 
 // findBy looks a record up by id, or by a unique property when idProperty names one. When
@@ -275,7 +353,7 @@ func (o *objectStore) findBy(idProperty, value string, archived bool) (*entry, b
 		return nil, false
 	}
 	for _, e := range o.entries {
-		if e.cur.vals[i] != "" && strings.EqualFold(e.cur.vals[i], value) {
+		if v := e.cur.get(i); v != "" && strings.EqualFold(v, value) {
 			return e, true
 		}
 	}
@@ -367,7 +445,7 @@ func (s *Sim) serveBatchRead(c *call) reply {
 	}
 	resp.CompletedAt = formatTime(s.now())
 	if len(missing) == 0 {
-		return jsonReply(http.StatusOK, resp)
+		return bodyReply(http.StatusOK, resp.body())
 	}
 	resp.NumErrors = 1
 	resp.Errors = []standardError{{
@@ -379,7 +457,7 @@ func (s *Sim) serveBatchRead(c *call) reply {
 		Context: map[string][]string{"ids": missing},
 		Links:   map[string]string{},
 	}}
-	return jsonReply(http.StatusMultiStatus, resp)
+	return bodyReply(http.StatusMultiStatus, resp.body())
 }
 
 // decodeBody reads a JSON request body of at most 1 MiB.
@@ -468,4 +546,89 @@ func (s *Sim) serveUsage(c *call) reply {
 		CollectedAt: formatTime(c.now), FetchStatus: "SUCCESS",
 		ResetsAt: resets.UTC().Format(time.RFC3339),
 	}}})
+}
+
+// The list, search and batch read responses are the simulator's hot path: a wide account's
+// page is megabytes of properties. encoding/json validates and re-compacts whatever a
+// MarshalJSON method returns, which for these bodies costs as much as writing them, so they
+// are written by hand, byte for byte what encoding/json would write (render_test.go).
+
+// appendJSON appends o as encoding/json encodes apiObject.
+func (o *apiObject) appendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, o.ID)
+	b = append(b, `,"properties":`...)
+	b = o.Properties.appendJSON(b)
+	b = append(b, `,"createdAt":`...)
+	b = appendJSONString(b, o.CreatedAt)
+	b = append(b, `,"updatedAt":`...)
+	b = appendJSONString(b, o.UpdatedAt)
+	b = append(b, `,"archived":`...)
+	b = strconv.AppendBool(b, o.Archived)
+	if o.ArchivedAt != "" {
+		b = append(b, `,"archivedAt":`...)
+		b = appendJSONString(b, o.ArchivedAt)
+	}
+	if len(o.Associations) > 0 {
+		b = append(b, `,"associations":`...)
+		b = appendMarshal(b, o.Associations)
+	}
+	return append(b, '}')
+}
+
+// appendObjects appends a JSON array of objects.
+func appendObjects(b []byte, objs []apiObject) []byte {
+	b = append(b, '[')
+	for i := range objs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = objs[i].appendJSON(b)
+	}
+	return append(b, ']')
+}
+
+// appendMarshal appends v's encoding/json encoding: for the small parts of a hot response.
+func appendMarshal(b []byte, v any) []byte {
+	enc, err := json.Marshal(v)
+	if err != nil {
+		// Built from strings and numbers only: failing is a bug in the sim.
+		panic(fmt.Sprintf("crmsim: encoding %T: %v", v, err))
+	}
+	return append(b, enc...)
+}
+
+func (r listResponse) body() []byte {
+	b := append(make([]byte, 0, 4096), `{"results":`...)
+	b = appendObjects(b, r.Results)
+	if r.Paging != nil {
+		b = append(b, `,"paging":`...)
+		b = appendMarshal(b, r.Paging)
+	}
+	return append(b, '}')
+}
+
+func (r batchResponse) body() []byte {
+	b := append(make([]byte, 0, 4096), `{"status":`...)
+	b = appendJSONString(b, r.Status)
+	b = append(b, `,"results":`...)
+	b = appendObjects(b, r.Results)
+	if r.NumErrors != 0 {
+		b = append(b, `,"numErrors":`...)
+		b = strconv.AppendInt(b, int64(r.NumErrors), 10)
+	}
+	if len(r.Errors) > 0 {
+		b = append(b, `,"errors":`...)
+		b = appendMarshal(b, r.Errors)
+	}
+	b = append(b, `,"startedAt":`...)
+	b = appendJSONString(b, r.StartedAt)
+	b = append(b, `,"completedAt":`...)
+	b = appendJSONString(b, r.CompletedAt)
+	return append(b, '}')
+}
+
+// bodyReply is a JSON reply whose body is already written.
+func bodyReply(status int, body []byte) reply {
+	return reply{status: status, contentType: contentTypeJSON, body: body}
 }

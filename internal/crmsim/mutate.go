@@ -199,7 +199,7 @@ func partialShuffle(rng *rand.Rand, pool []*entry, n int) []*entry {
 // touch writes the new version of e with updatedAt and the modified-date property set.
 func (m *mutation) touch(o *objectStore, e *entry, next *state, at time.Time) {
 	next.updatedAt = at
-	next.vals[o.typ.index[o.typ.modProp]] = formatTime(at)
+	next.put(o.typ.index[o.typ.modProp], formatTime(at))
 	m.s.commit(e, next, m.now)
 }
 
@@ -213,13 +213,19 @@ func (m *mutation) update(o *objectStore, e *entry) {
 	for _, p := range perm[:1+rng.IntN(3)] {
 		name := props[p]
 		i := o.typ.index[name]
-		old := next.vals[i]
-		for try := 0; try < 4 && next.vals[i] == old; try++ {
-			next.vals[i] = m.g.propValue(o.typ, name, next)
+		old := next.get(i)
+		for try := 0; try < 4 && next.get(i) == old; try++ {
+			next.put(i, m.g.propValue(o.typ, name, next))
 		}
-		if name == "dealstage" && m.s.pipelineOf(next.vals[o.typ.index["pipeline"]]).stageClosed(next.vals[i]) {
-			next.vals[o.typ.index["closedate"]] = formatTime(at)
+		if name == "dealstage" && m.s.pipelineOf(next.get(o.typ.index["pipeline"])).stageClosed(next.get(i)) {
+			next.put(o.typ.index["closedate"], formatTime(at))
 		}
+	}
+	if nw := len(o.typ.wide); nw > 0 && rng.IntN(2) == 0 {
+		// Half the edits also touch one of the many other properties (an e-mail opened, a
+		// score recomputed, a custom field filled in), so a sync that reads only some
+		// properties falls behind visibly.
+		next.setWide(rng.Uint64(), o.typ.ncore+rng.IntN(nw))
 	}
 	m.touch(o, e, next, at)
 	m.emitPropertyChanges(o, e, prev, next)
@@ -245,7 +251,8 @@ func (m *mutation) create(o *objectStore) *entry {
 	}
 	at := m.stamp()
 	e := &entry{id: id, sid: strconv.FormatInt(id, 10), tie: tieHash(s.opts.Seed, id)}
-	e.cur = &state{createdAt: at, updatedAt: at, vals: make([]string, len(o.typ.props)), at: m.now}
+	e.cur = newState(o.typ, wideSeed(s.opts.Seed, o.typ.kind, id))
+	e.cur.createdAt, e.cur.updatedAt, e.cur.at = at, at, m.now
 	// A record created within the index lag must not show in search at all: it has no
 	// older version, and its first version is stamped now.
 	fillSeeded(m.g, s, o, e)
@@ -289,6 +296,11 @@ func (s *Sim) StartMutator(ctx context.Context, every time.Duration, spec Mutati
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				if ctx.Err() != nil {
+					// select picks at random among ready cases: a tick that raced the
+					// cancellation must not mutate.
+					return
+				}
 				_, _ = s.Mutate(spec) // validated above; Mutate cannot fail otherwise
 			}
 		}

@@ -13,12 +13,13 @@ import (
 
 // The Pipedrive dialect serves the seeded dataset as Pipedrive's API does (section 3 of the
 // shared CRM API reference): the v2 list endpoints /api/v2/{persons,organizations,deals}
-// with cursor paging, updated_since/updated_until, sort_by, ids and (deals) status filters;
-// /api/v2/pipelines, /api/v2/stages and /api/v2/{person,organization,deal}Fields; v1
-// /v1/users; and the OAuth refresh grant at /oauth/token. Ids are the seeded integers and
-// timestamps have Pipedrive's whole-second precision, so records the seed or a mutation
-// stamped within one second share one update_time. The mapping of the seeded properties to
-// Pipedrive's fields is in pipedrive_render.go.
+// with cursor paging, updated_since/updated_until, sort_by, ids and (deals) status filters
+// and the custom_fields selection (pipedrive_fields.go); /api/v2/pipelines, /api/v2/stages
+// and /api/v2/{person,organization,deal}Fields; v1 /v1/users; and the OAuth refresh grant
+// at /oauth/token. Ids are the seeded integers and timestamps have Pipedrive's whole-second
+// precision, so records the seed or a mutation stamped within one second share one
+// update_time. The mapping of the seeded properties to Pipedrive's fields is in
+// pipedrive_render.go and pipedrive_fields.go.
 //
 // Limits (reference 3.5): a rolling burst window per token (BurstLimit per BurstWindow for
 // API tokens, OAuthBurstLimit for OAuth access tokens) and a daily token budget per company
@@ -125,8 +126,9 @@ func newPipedriveState(s *Sim) *pipedriveState {
 		day:      s.meter.dayIndex(s.start),
 	}
 	st.pipes, st.stages = pipedrivePipelines(s.pipelines)
+	nextOption := int64(1)
 	for k := range numObjects {
-		st.fields[k] = pipedriveFields(s.objects[k].typ)
+		st.fields[k] = pipedriveFields(s.objects[k].typ, &nextOption)
 	}
 	return st
 }

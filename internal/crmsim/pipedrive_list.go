@@ -141,6 +141,7 @@ type pdListParams struct {
 	cursor        *pdCursor
 	pipelineID    int64
 	hasPipelineID bool
+	customFields  map[string]bool // the custom_fields keys; nil for every custom field
 }
 
 // parsePDTime reads updated_since / updated_until: RFC 3339 in whole seconds.
@@ -206,6 +207,9 @@ func parsePDListParams(c *call, deals bool) (pdListParams, error) {
 			return p, fmt.Errorf("status must be one of open, won, lost, deleted, got %q", p.status)
 		}
 	}
+	if p.customFields, err = parsePDCustomFields(q.Get("custom_fields")); err != nil {
+		return p, err
+	}
 	if v := q.Get("cursor"); v != "" {
 		cur, err := decodePDCursor(v)
 		if err != nil || cur.Field != p.sortBy || cur.SortDirection != p.dir {
@@ -258,7 +262,7 @@ func (s *Sim) servePipedriveList(c *call, k objectKind) reply {
 		case st.archived:
 			continue
 		case p.status != "":
-			if stage, ok := s.pd.stages[st.vals[o.typ.index["dealstage"]]]; !ok || stage.status != p.status {
+			if stage, ok := s.pd.stages[st.get(o.typ.index["dealstage"])]; !ok || stage.status != p.status {
 				continue
 			}
 		}
@@ -288,7 +292,7 @@ func (s *Sim) servePipedriveList(c *call, k objectKind) reply {
 	end := min(start+p.limit, len(cands))
 	page := make([]any, 0, end-start)
 	for _, cd := range cands[start:end] {
-		page = append(page, s.pipedriveRender(k, cd.e))
+		page = append(page, s.pipedriveRender(k, cd.e, p.customFields))
 	}
 	resp := pdListResponse{Success: true, Data: page}
 	if end < len(cands) {

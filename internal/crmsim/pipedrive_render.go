@@ -1,8 +1,6 @@
 package crmsim
 
 import (
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -32,88 +30,14 @@ import (
 //     other seeded properties (jobtitle, lifecyclestage, hs_lead_status, city, zip, country;
 //     domain, industry, phone, numberofemployees, annualrevenue; dealtype, hs_priority) are
 //     custom fields under custom_fields, keyed by a 40-hex-digit field code as Pipedrive's
-//     are, numbers as JSON numbers and blanks as null. The contact's "company" property is
-//     left out: org_id says it.
+//     are, numbers as JSON numbers and blanks as null, and so are 60 and more of each
+//     object's wide properties, typed as pipedrive_fields.go says. The contact's "company"
+//     property is left out: org_id says it.
 
 // pdTimeLayout renders timestamps at Pipedrive's whole-second precision.
 const pdTimeLayout = "2006-01-02T15:04:05Z"
 
 func pdTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(pdTimeLayout) }
-
-// pdCustom is one seeded property rendered as a Pipedrive custom field.
-type pdCustom struct {
-	prop   int // index in the object type's props
-	code   string
-	number bool
-}
-
-// pdFieldDef is the v2 field definition.
-type pdFieldDef struct {
-	FieldCode               string          `json:"field_code"`
-	FieldName               string          `json:"field_name"`
-	FieldType               string          `json:"field_type"`
-	Options                 json.RawMessage `json:"options"`
-	Subfields               json.RawMessage `json:"subfields"`
-	IsCustomField           bool            `json:"is_custom_field"`
-	IsOptionalResponseField bool            `json:"is_optional_response_field"`
-}
-
-// pdFieldMap is an object's custom fields and its field definitions.
-type pdFieldMap struct {
-	custom []pdCustom
-	defs   []pdFieldDef
-}
-
-// pipedriveStandardFields are the standard fields each object renders, with their types.
-var pipedriveStandardFields = [numObjects][][2]string{
-	contactsKind: {{"id", "int"}, {"name", "varchar"}, {"first_name", "varchar"}, {"last_name", "varchar"},
-		{"owner_id", "user"}, {"org_id", "org"}, {"add_time", "date"}, {"update_time", "date"},
-		{"emails", "varchar"}, {"phones", "phone"}, {"is_deleted", "boolean"}, {"visible_to", "visible_to"},
-		{"label_ids", "set"}, {"picture_id", "picture"}},
-	companiesKind: {{"id", "int"}, {"name", "varchar"}, {"owner_id", "user"}, {"add_time", "date"},
-		{"update_time", "date"}, {"is_deleted", "boolean"}, {"visible_to", "visible_to"}, {"address", "address"},
-		{"label_ids", "set"}},
-	dealsKind: {{"id", "int"}, {"title", "varchar"}, {"owner_id", "user"}, {"person_id", "people"},
-		{"org_id", "org"}, {"pipeline_id", "double"}, {"stage_id", "stage"}, {"value", "monetary"},
-		{"currency", "varchar"}, {"add_time", "date"}, {"update_time", "date"}, {"stage_change_time", "date"},
-		{"is_deleted", "boolean"}, {"is_archived", "boolean"}, {"status", "status"}, {"probability", "double"},
-		{"lost_reason", "varchar"}, {"visible_to", "visible_to"}, {"close_time", "date"}, {"won_time", "date"},
-		{"lost_time", "date"}, {"expected_close_date", "date"}, {"label_ids", "set"}},
-}
-
-// pipedriveCustomProps are the seeded properties rendered as custom fields.
-var pipedriveCustomProps = [numObjects][]string{
-	contactsKind:  {"jobtitle", "lifecyclestage", "hs_lead_status", "city", "zip", "country"},
-	companiesKind: {"domain", "industry", "phone", "numberofemployees", "annualrevenue"},
-	dealsKind:     {"dealtype", "hs_priority"},
-}
-
-func pipedriveFields(t *objectType) pdFieldMap {
-	var m pdFieldMap
-	for _, f := range pipedriveStandardFields[t.kind] {
-		m.defs = append(m.defs, pdFieldDef{FieldCode: f[0], FieldName: pdLabel(f[0]), FieldType: f[1],
-			Options: json.RawMessage("null"), Subfields: json.RawMessage("null")})
-	}
-	for _, name := range pipedriveCustomProps[t.kind] {
-		i := t.index[name]
-		sum := sha1.Sum([]byte("crmsim pipedrive " + t.name + " " + name))
-		c := pdCustom{prop: i, code: hex.EncodeToString(sum[:]), number: t.props[i].Type == typeNumber}
-		m.custom = append(m.custom, c)
-		typ := "varchar"
-		if c.number {
-			typ = "double"
-		}
-		m.defs = append(m.defs, pdFieldDef{FieldCode: c.code, FieldName: t.props[i].Label, FieldType: typ,
-			Options: json.RawMessage("null"), Subfields: json.RawMessage("null"), IsCustomField: true})
-	}
-	return m
-}
-
-// pdLabel makes a field code readable: "first_name" -> "First name".
-func pdLabel(code string) string {
-	s := strings.ReplaceAll(code, "_", " ")
-	return strings.ToUpper(s[:1]) + s[1:]
-}
 
 // pdPipeline and pdStage are the v2 Pipeline and Stage shapes.
 type pdPipeline struct {
@@ -249,12 +173,13 @@ type pdDeal struct {
 // pipedriveVisibleTo is "the entire company" (Pipedrive's visible_to 3).
 const pipedriveVisibleTo = 3
 
-// pipedriveRender shapes the current version of a record as the v2 API returns it. s.mu
-// must be held.
-func (s *Sim) pipedriveRender(k objectKind, e *entry) any {
+// pipedriveRender shapes the current version of a record as the v2 API returns it, with
+// every custom field, or with only those keyed in only when it is not nil (the
+// custom_fields parameter). s.mu must be held.
+func (s *Sim) pipedriveRender(k objectKind, e *entry, only map[string]bool) any {
 	o := s.objects[k]
 	st := e.cur
-	val := func(name string) string { return st.vals[o.typ.index[name]] }
+	val := func(name string) string { return st.get(o.typ.index[name]) }
 	str := func(name string) *string {
 		if v := val(name); v != "" {
 			return &v
@@ -277,14 +202,8 @@ func (s *Sim) pipedriveRender(k objectKind, e *entry) any {
 	}
 	custom := map[string]any{}
 	for _, c := range s.pd.fields[k].custom {
-		v := st.vals[c.prop]
-		switch {
-		case v == "":
-			custom[c.code] = nil
-		case c.number:
-			custom[c.code] = json.Number(v)
-		default:
-			custom[c.code] = v
+		if only == nil || only[c.code] {
+			custom[c.code] = c.value(st.get(c.prop))
 		}
 	}
 	add, upd := pdTime(st.createdAt), pdTime(st.updatedAt)
@@ -366,7 +285,7 @@ func (s *Sim) pipedriveSnapshot(object string) ([]Record, error) {
 	o := s.objects[k]
 	out := make([]Record, 0, len(o.entries))
 	for _, e := range o.entries {
-		b, err := json.Marshal(s.pipedriveRender(k, e))
+		b, err := json.Marshal(s.pipedriveRender(k, e, nil))
 		if err != nil {
 			return nil, fmt.Errorf("snapshot: rendering %s %s: %w", object, e.sid, err)
 		}

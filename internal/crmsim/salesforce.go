@@ -21,15 +21,19 @@ import (
 //	GET  data/vNN.N/query?q=SOQL, query/{locator}        SOQL, nextRecordsUrl paging
 //	GET  data/vNN.N/queryAll?q=SOQL, queryAll/{locator}  the same, deleted rows included
 //	GET  data/vNN.N/composite/sobjects/{Type}?ids=&fields=  sObject Collections retrieve
+//	POST data/vNN.N/composite/sobjects/{Type}            the same, ids and fields in the body
+//	POST data/vNN.N/composite                            Composite API (salesforce_composite.go)
 //	GET  data/vNN.N/sobjects/{Type}/describe             field definitions and picklists
 //	GET  data/vNN.N/sobjects/{Type}/deleted/?start=&end= getDeleted
 //	GET  data/vNN.N/limits                               DailyApiRequests
 //	POST data/vNN.N/jobs/query, GET jobs/query/{id}, GET jobs/query/{id}/results
 //	                                                     Bulk API 2.0 query (CSV results)
 //
-// Limits: one org-wide allocation per rolling 24 hours shared by every token (exhaustion is
-// 403 REQUEST_LIMIT_EXCEEDED, never 429), the concurrent long-running request limit, and
-// the Sforce-Limit-Info header on every data response but the versions list.
+// Limits: the front end's 16,384 bytes of URI and headers (414/431, salesforce_edge.go), one
+// org-wide allocation per rolling 24 hours shared by every token (exhaustion is 403
+// REQUEST_LIMIT_EXCEEDED, never 429), the concurrent long-running request limit, SOQL's
+// 100,000 characters, and the Sforce-Limit-Info header on every data response but the
+// versions list.
 
 // Defaults of SalesforceOptions.
 const (
@@ -67,6 +71,10 @@ type SalesforceOptions struct {
 	// BulkJobDelay is how long a Bulk API 2.0 query job stays InProgress before it is
 	// JobComplete; default 2 s.
 	BulkJobDelay time.Duration
+	// URILimit is the most bytes of request URI plus headers Salesforce's front end passes:
+	// past it a request gets 431, or 414 when the URI alone is longer (salesforce_edge.go).
+	// Default DefaultSalesforceURILimit (16,384); negative for none.
+	URILimit int
 }
 
 func (o *SalesforceOptions) applyDefaults() {
@@ -78,6 +86,9 @@ func (o *SalesforceOptions) applyDefaults() {
 	}
 	if o.BulkJobDelay == 0 {
 		o.BulkJobDelay = DefaultSalesforceBulkJobDelay
+	}
+	if o.URILimit == 0 {
+		o.URILimit = DefaultSalesforceURILimit
 	}
 }
 
@@ -354,6 +365,10 @@ func sfMatch(r *http.Request, seg []string) sfRoute {
 		return sfRoute{key: "salesforce query_more", serve: (*Sim).sfServeQueryMore}
 	case len(seg) == 3 && seg[0] == "composite" && seg[1] == "sobjects" && get:
 		return sfRoute{key: "salesforce retrieve " + seg[2], serve: (*Sim).sfServeRetrieve}
+	case len(seg) == 3 && seg[0] == "composite" && seg[1] == "sobjects" && post:
+		return sfRoute{key: "salesforce retrieve " + seg[2], serve: (*Sim).sfServeRetrievePost}
+	case len(seg) == 1 && seg[0] == "composite" && post:
+		return sfRoute{key: sfCompositeKey(r), serve: (*Sim).sfServeComposite}
 	case len(seg) == 3 && seg[0] == "sobjects" && seg[2] == "describe" && get:
 		return sfRoute{key: "salesforce describe " + seg[1], serve: (*Sim).sfServeDescribe}
 	case len(seg) == 3 && seg[0] == "sobjects" && seg[2] == "deleted" && get:
@@ -376,11 +391,18 @@ func (s *Sim) serveSalesforce(w http.ResponseWriter, r *http.Request) {
 	arrived := s.now()
 	client := clientName(r.Header.Get("User-Agent"))
 	path := strings.Trim(strings.TrimPrefix(r.URL.Path, "/services/"), "/")
+	seg := strings.Split(path, "/")
+	if rep, refused := s.sfEdgeRefusal(r); refused {
+		// The front end answers before authentication, the allocation and any fault.
+		sleep(r.Context(), s.opts.Latency)
+		s.meter.finish(sfEdgeKey(r, path, seg), client, rep.status, arrived)
+		s.write(w, rep)
+		return
+	}
 	if path == "oauth2/token" {
 		s.sfServeToken(w, r, arrived, client)
 		return
 	}
-	seg := strings.Split(path, "/")
 	if seg[0] != "data" {
 		s.meter.finish("salesforce unknown", client, http.StatusNotFound, arrived)
 		s.write(w, sfNotFound())
@@ -450,6 +472,22 @@ func (s *Sim) serveSalesforce(w http.ResponseWriter, r *http.Request) {
 		w.Header()[k] = v
 	}
 	s.write(w, rep)
+}
+
+// sfEdgeKey is the stats key of a request the front end refused: the key it would have had.
+func sfEdgeKey(r *http.Request, path string, seg []string) string {
+	switch {
+	case path == "oauth2/token":
+		return "salesforce token"
+	case seg[0] != "data":
+		return "salesforce unknown"
+	case len(seg) == 1:
+		return "salesforce versions"
+	}
+	if _, ok := sfVersion(seg[1]); !ok {
+		return "salesforce unknown"
+	}
+	return sfMatch(r, seg[2:]).key
 }
 
 // sfAuthenticate resolves the request's bearer token: a static token or an access token

@@ -36,6 +36,10 @@ import (
 //	             ("New Customer" / "Existing Customer - Upgrade"), hs_priority -> Priority__c,
 //	             the first associated company -> AccountId.
 //	User:        the owner's id, names, email; IsActive true; UserType "Standard".
+//	wide:        every wide property of contacts, companies and deals (wide.go) is a custom
+//	             field of Contact, Account and Opportunity after the system fields, as many
+//	             as Enterprise Edition's 500 custom fields an object allow
+//	             (salesforce_wide.go); Options.Narrow has none.
 //
 // Compound fields (MailingAddress, BillingAddress) are left out: the Bulk API cannot select
 // them, and their parts are fields of their own.
@@ -204,7 +208,15 @@ type sfField struct {
 	custom           bool
 	referenceTo      string
 	picklist         []string
-	get              func(r sfRow) sfValue
+	// picklistLabels are the picklist values' labels when they differ from the values.
+	picklistLabels []string
+	// length is the describe length when it is not its kind's default (255 for text).
+	length int
+	// notNillable marks a field that is never null (a custom checkbox).
+	notNillable bool
+	// unfilterable marks a field SOQL can neither filter nor sort on (a long text area).
+	unfilterable bool
+	get          func(r sfRow) sfValue
 }
 
 // sfObject is one sObject type the dialect serves.
@@ -257,7 +269,7 @@ func newSFSchema(s *Sim) *sfSchema {
 
 	val := func(k objectKind, prop string) func(sfRow) string {
 		i := s.objects[k].typ.index[prop]
-		return func(r sfRow) string { return r.st.vals[i] }
+		return func(r sfRow) string { return r.st.get(i) }
 	}
 	str := func(k objectKind, prop string) func(sfRow) sfValue {
 		v := val(k, prop)
@@ -417,6 +429,23 @@ func newSFSchema(s *Sim) *sfSchema {
 		{name: "LastModifiedDate", label: "Last Modified Date", typ: "datetime", get: func(sfRow) sfValue { return stagesCreated }},
 		{name: "SystemModstamp", label: "System Modstamp", typ: "datetime", get: func(sfRow) sfValue { return stagesCreated }},
 	}
+
+	// The wide properties become custom fields, as many as the edition allows beside the
+	// dialect's own custom fields (salesforce_wide.go).
+	withWide := func(k objectKind, fields []sfField) []sfField {
+		taken := map[string]bool{}
+		custom := 0
+		for _, f := range fields {
+			taken[strings.ToLower(f.name)] = true
+			if f.custom {
+				custom++
+			}
+		}
+		return append(fields, sfWideFields(s.objects[k].typ, sfMaxCustomFields-custom, taken)...)
+	}
+	contact = withWide(contactsKind, contact)
+	accountFields = withWide(companiesKind, accountFields)
+	opportunity = withWide(dealsKind, opportunity)
 
 	add := func(name, label, prefix string, kind objectKind, fields []sfField) {
 		o := &sfObject{name: name, label: label, prefix: prefix, kind: kind, fields: fields, index: map[string]int{}}

@@ -58,6 +58,13 @@ type objectType struct {
 	// the idProperty values batch read, update and upsert accept, kept one value to one
 	// live record by the batch writes.
 	unique []int
+	// ncore counts the core properties, props[:ncore], which every state holds densely;
+	// the rest are the wide ones (wide.go), described by wide[i-ncore].
+	ncore int
+	wide  []wideProp
+	// epoch and words are what the wide properties' values are drawn from.
+	epoch time.Time
+	words []string
 }
 
 // typeID is HubSpot's object type id ("0-1" for contacts), which its messages use.
@@ -113,7 +120,9 @@ func (t *objectType) propIndex(name string) (int, bool) {
 
 func (t *objectType) propType(i int) string { return t.props[i].Type }
 
-func newObjectTypes(pipes []pipeline) [numObjects]*objectType {
+// newObjectTypes builds the three objects' schemas: the core properties, and unless narrow,
+// the wide ones a real account has (wide.go), whose dates lie before epoch.
+func newObjectTypes(pipes []pipeline, narrow bool, epoch time.Time) [numObjects]*objectType {
 	lifecycle := []string{"subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
 		"opportunity", "customer", "evangelist", "other"}
 	leadStatus := []string{"NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED",
@@ -179,6 +188,11 @@ func newObjectTypes(pipes []pipeline) [numObjects]*objectType {
 	deals.setDefaults("amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate", "hs_object_id", "pipeline")
 	deals.mutable = []string{"amount", "dealstage", "closedate", "hs_priority", "dealname", propOwner}
 
+	if !narrow {
+		contacts.addWide(wideContactProps(), epoch)
+		companies.addWide(wideCompanyProps(), epoch)
+		deals.addWide(wideDealProps(), epoch)
+	}
 	return [numObjects]*objectType{contacts, companies, deals}
 }
 
@@ -206,6 +220,7 @@ func build(kind objectKind, name, singular, upper, modProp, group string, props 
 		t.index[p.name] = i
 	}
 	t.core = []int{t.index[propCreateDate], t.index[propObjectID], t.index[modProp]}
+	t.ncore = len(t.props)
 	return t
 }
 

@@ -188,10 +188,10 @@ func (f *filter) equal(v string, o operand) bool {
 	return ok && c == 0
 }
 
-func (f *filter) match(vals []string) bool {
+func (f *filter) match(st *state) bool {
 	var v string
 	if f.prop >= 0 {
-		v = vals[f.prop]
+		v = st.get(f.prop)
 	}
 	switch f.op {
 	case "HAS_PROPERTY":
@@ -391,11 +391,14 @@ type hit struct {
 }
 
 func (sp sortSpec) key(h *hit) {
-	if sp.prop < 0 || h.st.vals[sp.prop] == "" {
+	v := ""
+	if sp.prop >= 0 {
+		v = h.st.get(sp.prop)
+	}
+	if v == "" {
 		h.null = true
 		return
 	}
-	v := h.st.vals[sp.prop]
 	switch sp.kind {
 	case kindTime:
 		if isCanonicalISO(v) {
@@ -460,11 +463,11 @@ func searchable(t *objectType) []int {
 	return out
 }
 
-func matchQuery(words []string, fields []int, vals []string) bool {
+func matchQuery(words []string, fields []int, st *state) bool {
 	for _, w := range words {
 		found := false
 		for _, i := range fields {
-			if strings.Contains(strings.ToLower(vals[i]), w) {
+			if strings.Contains(strings.ToLower(st.get(i)), w) {
 				found = true
 				break
 			}
@@ -539,7 +542,7 @@ func (s *Sim) serveSearch(c *call) reply {
 				continue
 			}
 		}
-		if st.archived || !matchGroups(groups, st.vals) || (len(words) > 0 && !matchQuery(words, fields, st.vals)) {
+		if st.archived || !matchGroups(groups, st) || (len(words) > 0 && !matchQuery(words, fields, st)) {
 			continue
 		}
 		hits = append(hits, hit{e: e, st: st})
@@ -559,18 +562,18 @@ func (s *Sim) serveSearch(c *call) reply {
 	if end > after && end < len(hits) {
 		resp.Paging = newPaging(strconv.Itoa(end))
 	}
-	return jsonReply(http.StatusOK, resp)
+	return bodyReply(http.StatusOK, resp.body())
 }
 
 // matchGroups ORs the groups and ANDs the filters within each; no groups match everything.
-func matchGroups(groups [][]filter, vals []string) bool {
+func matchGroups(groups [][]filter, st *state) bool {
 	if len(groups) == 0 {
 		return true
 	}
 	for _, g := range groups {
 		ok := true
 		for i := range g {
-			if !g[i].match(vals) {
+			if !g[i].match(st) {
 				ok = false
 				break
 			}
@@ -629,4 +632,16 @@ func partition(hits []hit, lo, hi int, compare func(a, b *hit) int) int {
 	}
 	hits[i], hits[hi] = hits[hi], hits[i]
 	return i
+}
+
+func (r searchResponse) body() []byte {
+	b := append(make([]byte, 0, 4096), `{"total":`...)
+	b = strconv.AppendInt(b, int64(r.Total), 10)
+	b = append(b, `,"results":`...)
+	b = appendObjects(b, r.Results)
+	if r.Paging != nil {
+		b = append(b, `,"paging":`...)
+		b = appendMarshal(b, r.Paging)
+	}
+	return append(b, '}')
 }

@@ -154,13 +154,13 @@ func (g gen) propValue(t *objectType, prop string, cur *state) string {
 	case "amount":
 		return g.amount()
 	case "dealstage":
-		return g.stage(cur.vals[t.index["pipeline"]])
+		return g.stage(cur.get(t.index["pipeline"]))
 	case "closedate":
 		return formatTime(cur.updatedAt.Add(time.Duration(g.rng.IntN(180*24)) * time.Hour))
 	case "dealname":
-		return cur.vals[t.index["dealname"]] + " – " + g.pick(g.cat.dealWords)
+		return cur.get(t.index["dealname"]) + " – " + g.pick(g.cat.dealWords)
 	}
-	return cur.vals[t.index[prop]]
+	return cur.get(t.index[prop])
 }
 
 func (g gen) amount() string {
@@ -191,7 +191,7 @@ func seed(s *Sim) {
 	s.cat = newCatalog()
 	cat := &s.cat
 	s.pipelines = newPipelines()
-	types := newObjectTypes(s.pipelines)
+	types := newObjectTypes(s.pipelines, s.opts.Narrow, s.opts.Epoch)
 	s.owners = seedOwners(s.opts, cat)
 	counts := [numObjects]int{s.opts.Contacts, s.opts.Companies, s.opts.Deals}
 	for k := range numObjects {
@@ -291,7 +291,8 @@ func seedObject(s *Sim, cat *catalog, k objectKind, n int, stream uint64, start,
 			updated = created.Add(time.Duration(rng.Int64N(int64(epoch.Sub(created))))).Truncate(time.Millisecond)
 		}
 		e := &entry{id: id, sid: strconv.FormatInt(id, 10), tie: tieHash(s.opts.Seed, id)}
-		e.cur = &state{createdAt: created, updatedAt: updated, vals: make([]string, len(o.typ.props))}
+		e.cur = newState(o.typ, wideSeed(s.opts.Seed, k, id))
+		e.cur.createdAt, e.cur.updatedAt = created, updated
 		o.add(e)
 	}
 	importBursts(rng, o, epoch)
@@ -337,7 +338,7 @@ func importBursts(rng *rand.Rand, o *objectStore, epoch time.Time) {
 func fillSeeded(g gen, s *Sim, o *objectStore, e *entry) {
 	st := e.cur
 	t := o.typ
-	set := func(p, v string) { st.vals[t.index[p]] = v }
+	set := func(p, v string) { st.put(t.index[p], v) }
 	set(propCreateDate, formatTime(st.createdAt))
 	set(t.modProp, formatTime(st.updatedAt))
 	set(propObjectID, e.sid)
@@ -390,10 +391,9 @@ func fillContact(g gen, s *Sim, e *entry, set func(p, v string)) {
 	domain := g.pick(g.cat.freeMail)
 	if co, ok := s.randomLive(g.rng, companiesKind); ok {
 		associate(e, contactsKind, co, companiesKind)
-		cs := co.cur.vals
 		ct := s.objects[companiesKind].typ
-		set("company", cs[ct.index["name"]])
-		if d := cs[ct.index["domain"]]; d != "" && g.rng.IntN(10) < 6 {
+		set("company", co.cur.get(ct.index["name"]))
+		if d := co.cur.get(ct.index["domain"]); d != "" && g.rng.IntN(10) < 6 {
 			domain = d
 		}
 	}
@@ -410,7 +410,7 @@ func fillDeal(g gen, s *Sim, e *entry, set func(p, v string)) {
 	name := g.pick(g.cat.dealWords)
 	if co, ok := s.randomLive(g.rng, companiesKind); ok {
 		associate(e, dealsKind, co, companiesKind)
-		name = co.cur.vals[s.objects[companiesKind].typ.index["name"]] + " – " + name
+		name = co.cur.get(s.objects[companiesKind].typ.index["name"]) + " – " + name
 		contacts := co.assoc[contactsKind]
 		for range 1 + g.rng.IntN(3) {
 			var c *entry

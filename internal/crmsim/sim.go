@@ -36,6 +36,11 @@ type Options struct {
 	Contacts, Companies, Deals int
 	// Owners is how many owners to seed; default 25.
 	Owners int
+	// Narrow seeds an account whose objects have only the few core properties the
+	// simulator's logic uses (a dozen or so each). By default the account is as wide as a
+	// real one: hundreds of properties per object, most empty on most records (wide.go).
+	// Tests that need small records set it; everything else runs on the wide default.
+	Narrow bool
 	// Epoch anchors the seeded timestamps: createdAt lies in [Epoch-3y, Epoch) and
 	// updatedAt in [createdAt, Epoch). Default 2026-01-01T00:00:00Z.
 	Epoch time.Time
@@ -56,6 +61,9 @@ type Options struct {
 	SearchIndexLag time.Duration
 	// Latency is added to every API (not admin) request before answering; default 0.
 	Latency time.Duration
+	// URILimit is the longest request URI (path and query) HubSpot's front end passes;
+	// longer ones get its 414 page. Default DefaultURILimit; negative for none.
+	URILimit int
 	// RetryAfter adds a Retry-After header (whole seconds, rounded up) to 429s. HubSpot does
 	// not document one, so it is off by default.
 	RetryAfter bool
@@ -110,6 +118,11 @@ const (
 	// DefaultAssociationPageSize is HubSpot's page of associations per record (its v4
 	// per-record endpoint documents "Limit 500 per call").
 	DefaultAssociationPageSize = 500
+	// DefaultURILimit is where HubSpot's front end refuses a request URI: a GET carrying
+	// every property of a wide portal fails "just around 16.2k characters" (PostHog PR
+	// #31617); the simulator refuses past 16,000 bytes so a client must stay clearly
+	// below what was observed.
+	DefaultURILimit = 16000
 )
 
 // defaultEpoch is a function rather than a variable so no caller can move it.
@@ -229,6 +242,9 @@ func (o *Options) applyDefaults() {
 	}
 	if o.AssociationPageSize == 0 {
 		o.AssociationPageSize = DefaultAssociationPageSize
+	}
+	if o.URILimit == 0 {
+		o.URILimit = DefaultURILimit
 	}
 	if o.Now == nil {
 		o.Now = time.Now

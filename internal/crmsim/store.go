@@ -17,7 +17,8 @@ type Record struct {
 	UpdatedAt  time.Time `json:"updatedAt"`
 	Archived   bool      `json:"archived"`
 	ArchivedAt time.Time `json:"archivedAt,omitzero"`
-	// Properties holds every property of the object, empty strings included.
+	// Properties holds every core property of the object, empty strings included, and
+	// every wide one (wide.go) that holds a value: an absent property is empty.
 	Properties map[string]string `json:"properties"`
 	// Associations maps a target object ("companies") to associated ids, ascending.
 	// Archiving a record does not remove its associations.
@@ -26,19 +27,88 @@ type Record struct {
 
 // state is one immutable version of a record. Updates replace the whole state, so a search
 // running under the index lag can keep reading an older version.
+//
+// A real account's objects have hundreds of properties, most of them empty on most
+// records (wide.go). Holding them all densely would take gigabytes for a demo-sized
+// account, so a state holds its core properties (the few the simulator's own logic reads
+// and writes) densely and the rest sparsely: a value drawn from the record's seed, unless
+// a write or a change since has set it (wide).
 type state struct {
 	at         time.Time // when this version was written, by the sim clock; zero when seeded
 	createdAt  time.Time
 	updatedAt  time.Time
 	archivedAt time.Time
 	archived   bool
-	vals       []string // indexed like objectType.props
+	typ        *objectType
+	vals       []string       // the core properties, indexed like objectType.props[:typ.ncore]
+	wide       map[int]string // wide properties set since seeding, by index in objectType.props
+	seed       uint64         // draws the seeded values of the wide properties
+}
+
+// newState is an empty version of a record of type t whose wide properties are drawn from
+// seed.
+func newState(t *objectType, seed uint64) *state {
+	return &state{typ: t, vals: make([]string, t.ncore), seed: seed}
 }
 
 func (st *state) clone() *state {
 	c := *st
 	c.vals = slices.Clone(st.vals)
+	if st.wide != nil {
+		c.wide = make(map[int]string, len(st.wide))
+		for k, v := range st.wide {
+			c.wide[k] = v
+		}
+	}
 	return &c
+}
+
+// get is property i's value; "" is empty (JSON null).
+func (st *state) get(i int) string {
+	if i < len(st.vals) {
+		return st.vals[i]
+	}
+	if v, ok := st.wide[i]; ok {
+		return v
+	}
+	return st.typ.seededWide(st.seed, i)
+}
+
+// put sets property i's value; "" empties it.
+func (st *state) put(i int, v string) {
+	if i < len(st.vals) {
+		st.vals[i] = v
+		return
+	}
+	if st.wide == nil {
+		st.wide = make(map[int]string, 4)
+	}
+	st.wide[i] = v
+}
+
+// changed calls fn with each property whose value differs between prev and st, in index
+// order.
+func (st *state) changed(prev *state, fn func(i int, v string)) {
+	for i, v := range st.vals {
+		if v != prev.vals[i] {
+			fn(i, v)
+		}
+	}
+	var wide []int
+	for i := range st.wide {
+		wide = append(wide, i)
+	}
+	for i := range prev.wide {
+		if _, ok := st.wide[i]; !ok {
+			wide = append(wide, i)
+		}
+	}
+	slices.Sort(wide)
+	for _, i := range wide {
+		if v := st.get(i); v != prev.get(i) {
+			fn(i, v)
+		}
+	}
 }
 
 // entry is one record with its version history and associations.
@@ -93,7 +163,7 @@ func (o *objectStore) buildUnique() {
 // indexUnique adds e under st's unique values.
 func (o *objectStore) indexUnique(e *entry, st *state) {
 	for k, i := range o.typ.unique {
-		if v := st.vals[i]; v != "" {
+		if v := st.get(i); v != "" {
 			key := strings.ToLower(v)
 			o.uniq[k][key] = append(o.uniq[k][key], e)
 		}
@@ -103,7 +173,7 @@ func (o *objectStore) indexUnique(e *entry, st *state) {
 // unindexUnique removes e from under st's unique values.
 func (o *objectStore) unindexUnique(e *entry, st *state) {
 	for k, i := range o.typ.unique {
-		if v := st.vals[i]; v != "" {
+		if v := st.get(i); v != "" {
 			key := strings.ToLower(v)
 			list := slices.DeleteFunc(o.uniq[k][key], func(x *entry) bool { return x == e })
 			if len(list) == 0 {
@@ -229,6 +299,11 @@ func (o *objectStore) record(e *entry) Record {
 	}
 	for i, v := range st.vals {
 		r.Properties[o.typ.props[i].Name] = v
+	}
+	for i := len(st.vals); i < len(o.typ.props); i++ {
+		if v := st.get(i); v != "" {
+			r.Properties[o.typ.props[i].Name] = v
+		}
 	}
 	for k, ids := range e.assoc {
 		if len(ids) == 0 {

@@ -113,15 +113,15 @@ func (m *mutation) emitPropertyChanges(o *objectStore, e *entry, prev, next *sta
 		return
 	}
 	mod := o.typ.index[o.typ.modProp]
-	for i, v := range next.vals {
-		if i == mod || v == prev.vals[i] {
-			continue
+	next.changed(prev, func(i int, v string) {
+		if i == mod {
+			return
 		}
 		ev := h.event(o, e, hookPropertyChange, next.updatedAt)
 		ev.PropertyName = o.typ.props[i].Name
 		ev.PropertyValue = &v
 		m.events = append(m.events, ev)
-	}
+	})
 }
 
 // webhookSender delivers a Sim's events in order from one goroutine, one batch at a time,

@@ -504,12 +504,15 @@ func (s *Sim) applyWrite(m *mutation, o *objectStore, op string, p plannedWrite)
 	if created {
 		id := o.lastID + 1
 		e = &entry{id: id, sid: strconv.FormatInt(id, 10), tie: tieHash(s.opts.Seed, id)}
-		st := &state{createdAt: at, updatedAt: at, vals: make([]string, len(o.typ.props)), at: m.now}
-		st.vals[o.typ.index[propCreateDate]] = formatTime(at)
-		st.vals[o.typ.index[o.typ.modProp]] = formatTime(at)
-		st.vals[o.typ.index[propObjectID]] = e.sid
+		// A record created through the API holds what was written and nothing else: no
+		// seeded wide values (seed 0).
+		st := newState(o.typ, 0)
+		st.createdAt, st.updatedAt, st.at = at, at, m.now
+		st.put(o.typ.index[propCreateDate], formatTime(at))
+		st.put(o.typ.index[o.typ.modProp], formatTime(at))
+		st.put(o.typ.index[propObjectID], e.sid)
 		for name, v := range p.in.vals {
-			st.vals[o.typ.index[name]] = v
+			st.put(o.typ.index[name], v)
 		}
 		e.cur = st
 		o.add(e) // indexes the unique values
@@ -519,7 +522,7 @@ func (s *Sim) applyWrite(m *mutation, o *objectStore, op string, p plannedWrite)
 		prev := e.cur
 		next := prev.clone()
 		for name, v := range p.in.vals {
-			next.vals[o.typ.index[name]] = v
+			next.put(o.typ.index[name], v)
 		}
 		o.unindexUnique(e, prev)
 		m.touch(o, e, next, at)

@@ -118,7 +118,7 @@ func newZohoState(s *Sim) *zohoState {
 		inflight: make([]int, len(s.opts.Tokens)),
 		told:     map[clientToken][numZohoLimits]time.Time{},
 		owners:   make(map[string]owner, len(s.owners)),
-		modules:  newZohoModules(),
+		modules:  newZohoModules(s),
 	}
 	for _, o := range s.owners {
 		st.owners[o.ID] = o

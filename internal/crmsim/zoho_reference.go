@@ -13,6 +13,10 @@ const (
 	zohoPipelineBase = 200  // + pipeline index
 	zohoStageBase    = 1000 // + stage index across pipelines
 	zohoForecastBase = 900  // + 0 Pipeline, 1 Closed, 2 Omitted
+	// Field ids: zohoFieldBase + object kind * zohoFieldSpan + the field's index, so a
+	// wide module's fields never take another module's ids.
+	zohoFieldBase = 10_000
+	zohoFieldSpan = 1_000
 )
 
 func zohoLayoutID(k objectKind) string { return zohoID(zohoConfigSpace, zohoLayoutBase+int64(k)) }
@@ -130,11 +134,14 @@ func (s *Sim) serveZohoFields(c *zohoCall) reply {
 	for i, f := range m.fields {
 		it := zohoFieldItem{
 			APIName: f.api, FieldLabel: f.label, DisplayLabel: f.label, DataType: f.dataType, JSONType: f.jsonType,
-			ID: zohoID(zohoConfigSpace, int64(10_000+int(m.kind)*100+i)), CustomField: f.custom,
-			ReadOnly: f.dataType == "datetime", Visible: true, PickListValues: []zohoPickListVal{},
+			ID: zohoID(zohoConfigSpace, int64(zohoFieldBase+int(m.kind)*zohoFieldSpan+i)), CustomField: f.custom,
+			ReadOnly: f.readOnly, Visible: true, PickListValues: []zohoPickListVal{},
 			SystemMandatory: f.api == "Last_Name" || f.api == "Account_Name" && m.kind == companiesKind || f.api == "Deal_Name",
 		}
-		if f.dataType == "picklist" {
+		switch {
+		case f.options != nil:
+			it.PickListValues = f.options
+		case f.dataType == "picklist":
 			it.PickListValues = s.zohoPickList(o, f.api)
 		}
 		out[i] = it
