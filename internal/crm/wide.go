@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync/atomic"
 )
 
 // Real accounts are wide: hundreds of properties per object (HubSpot's own defaults plus
@@ -77,6 +78,34 @@ type PropertyLimiter interface {
 func IsTooLong(err error) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && (ae.Status == http.StatusRequestURITooLong || ae.Status == http.StatusRequestHeaderFieldsTooLarge)
+}
+
+// URIBudget is the longest request URI a connector plans its requests with. A refusal for
+// length lowers it to half the refused URI's length, so a front end stricter than the
+// documented limit costs a refusal or two, once per worker; it is never raised again. It
+// is safe for concurrent use.
+type URIBudget struct{ n atomic.Int64 }
+
+// NewURIBudget starts a budget at n bytes.
+func NewURIBudget(n int) *URIBudget {
+	b := &URIBudget{}
+	b.n.Store(int64(n))
+	return b
+}
+
+// Bytes is the budget now.
+func (b *URIBudget) Bytes() int { return int(b.n.Load()) }
+
+// Refused lowers the budget after a request whose URI was n bytes long was refused for
+// its length.
+func (b *URIBudget) Refused(n int) {
+	for {
+		cur := b.n.Load()
+		next := min(cur, int64(n/2))
+		if next >= cur || b.n.CompareAndSwap(cur, next) {
+			return
+		}
+	}
 }
 
 // Send makes one connector request under the quota: it calls do once (or not at all, with
@@ -473,7 +502,7 @@ func (a *assembly) records() ([]Record, error) {
 		}
 		rec := *a.recs[id]
 		if m, ok := a.props[id]; ok {
-			b, err := json.Marshal(m)
+			b, err := encodeProps(m)
 			if err != nil {
 				return nil, fmt.Errorf("merging the properties of %s: %w", id, err)
 			}
@@ -523,4 +552,51 @@ func PlanPage(c Connector, s Shape, props []string) Plan {
 		p.PerPage += (p.PageSize + chunk - 1) / chunk
 	}
 	return p
+}
+
+// encodeProps writes merged properties as a JSON object. Its values are raw JSON the
+// decoder already checked, so they are copied as they are, in no particular order: a
+// wide record has hundreds, and json.Marshal would sort the keys and check every value
+// again (PostgreSQL's jsonb keeps its own order anyway).
+func encodeProps(m map[string]json.RawMessage) (json.RawMessage, error) {
+	size := 2
+	for k, v := range m {
+		size += len(k) + len(v) + 4
+	}
+	b := make([]byte, 0, size)
+	b = append(b, '{')
+	first := true
+	for k, v := range m {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		if plainKey(k) {
+			b = append(b, '"')
+			b = append(b, k...)
+			b = append(b, '"')
+		} else {
+			q, err := json.Marshal(k)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, q...)
+		}
+		b = append(b, ':')
+		if len(v) == 0 {
+			v = json.RawMessage("null")
+		}
+		b = append(b, v...)
+	}
+	return append(b, '}'), nil
+}
+
+// plainKey reports whether k needs no escaping in a JSON string.
+func plainKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }

@@ -289,3 +289,14 @@ func ids(recs []crm.Record) []string {
 	}
 	return slices.Clip(out)
 }
+
+func TestURIBudgetOnlyFallsToHalfWhatWasRefused(t *testing.T) {
+	t.Parallel()
+	b := crm.NewURIBudget(15000)
+	b.Refused(15000)
+	require.Equal(t, 7500, b.Bytes())
+	b.Refused(20000) // a refusal of something longer than the budget teaches nothing new
+	require.Equal(t, 7500, b.Bytes())
+	b.Refused(7000)
+	require.Equal(t, 3500, b.Bytes())
+}

@@ -71,6 +71,9 @@ func (c *Client) do(ctx context.Context, method, endpoint, path string, query ma
 	}
 	defer resp.Body.Close()
 	rl := parseRateLimit(resp.Header)
+	if resp.StatusCode == http.StatusRequestURITooLong || resp.StatusCode == http.StatusRequestHeaderFieldsTooLarge {
+		c.uriBudget.Refused(len(req.URL.RequestURI()))
+	}
 
 	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -48,12 +49,27 @@ type Options struct {
 // Client is a HubSpot account reached through its API. It is safe for concurrent use.
 type Client struct {
 	baseURL   string
+	basePath  string // the path part of baseURL, which every request URI starts with
 	token     string
 	http      *http.Client
 	userAgent string
+	// uriBudget is the longest request URI a list GET is planned with (listURIBudget,
+	// lowered by each 414 the front end answers).
+	uriBudget *crm.URIBudget
 }
 
-var _ crm.Connector = (*Client)(nil)
+var (
+	_ crm.Connector       = (*Client)(nil)
+	_ crm.PropertyLimiter = (*Client)(nil)
+)
+
+// listURIBudget is the longest request URI a list GET is planned with. A GET naming every
+// property of a wide portal is refused with a 414 "just around 16.2k characters" (PostHog
+// PR #31617); Airbyte's HubSpot source keeps the properties parameter under 15,000 for the
+// same reason. Other reports saw the wall near 8 KB (dlt-hub/verified-sources #311,
+// airweave-ai/airweave #1064), which is why a 414 lowers the budget rather than ending the
+// sync: crmsync must be right whichever front end it meets.
+const listURIBudget = 15000
 
 // ChangesBySearch reports that Changes uses the search endpoint, whose own limit (5 a
 // second per account) is outside the ten-second window.
@@ -79,7 +95,64 @@ func New(opts Options) (*Client, error) {
 	if ua == "" {
 		ua = "crmsync"
 	}
-	return &Client{baseURL: base, token: opts.Token, http: hc, userAgent: ua}, nil
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, fmt.Errorf("hubspot base URL %q: %w", opts.BaseURL, err)
+	}
+	return &Client{baseURL: base, basePath: u.EscapedPath(), token: opts.Token, http: hc, userAgent: ua,
+		uriBudget: crm.NewURIBudget(listURIBudget)}, nil
+}
+
+// FitProperties says how many of props one request can name. Search and batch reads carry
+// them in a JSON body, which HubSpot documents no limit for; a list GET carries them in
+// its URI, which must stay within the budget.
+func (c *Client) FitProperties(s crm.Shape, props []string) int {
+	if s.Op != crm.OpList {
+		return len(props)
+	}
+	op, err := objectPath(s.Object)
+	if err != nil {
+		return len(props) // List will refuse the object itself
+	}
+	n := len(c.basePath) + len("/crm/v3/objects/"+op+"?") + len(listQuery(s.After, s.Archived)) + len("&properties=")
+	budget := c.uriBudget.Bytes()
+	for i, p := range props {
+		n += len(url.QueryEscape(p))
+		if i > 0 {
+			n++ // the comma
+		}
+		if n > budget {
+			return i
+		}
+	}
+	return len(props)
+}
+
+// listQuery is a list GET's query without its properties.
+func listQuery(after string, archived bool) string {
+	q := url.Values{"limit": {strconv.Itoa(listLimit)}}
+	if after != "" {
+		q.Set("after", after)
+	}
+	if archived {
+		q.Set("archived", "true")
+	}
+	return q.Encode()
+}
+
+// propertiesParam renders the properties parameter: names separated by plain commas,
+// which a query may hold unescaped (RFC 3986 sub-delims), so each costs one byte of the
+// URI, not three.
+func propertiesParam(props []string) string {
+	var b strings.Builder
+	b.WriteString("properties=")
+	for i, p := range props {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(url.QueryEscape(p))
+	}
+	return b.String()
 }
 
 // Provider names the CRM.
@@ -205,18 +278,12 @@ func (c *Client) List(ctx context.Context, req crm.ListRequest) (crm.Page, error
 		return crm.Page{}, err
 	}
 	endpoint := "GET /crm/v3/objects/" + op
-	q := map[string]string{"limit": strconv.Itoa(listLimit)}
-	if req.After != "" {
-		q["after"] = req.After
-	}
-	if req.Archived {
-		q["archived"] = "true"
-	}
+	path := "/crm/v3/objects/" + op + "?" + listQuery(req.After, req.Archived)
 	if len(req.Properties) > 0 {
-		q["properties"] = strings.Join(req.Properties, ",")
+		path += "&" + propertiesParam(req.Properties)
 	}
 	var resp listResponse
-	_, rl, err := c.do(ctx, http.MethodGet, endpoint, "/crm/v3/objects/"+op, q, nil, &resp)
+	_, rl, err := c.do(ctx, http.MethodGet, endpoint, path, nil, nil, &resp)
 	if err != nil {
 		return crm.Page{RateLimit: rl}, err
 	}

@@ -45,8 +45,16 @@ func (c *Client) StartQuery(ctx context.Context, obj crm.Object, props []string)
 		return "", crm.RateLimit{}, err
 	}
 	endpoint := "POST " + c.dataPath("jobs/query")
+	soql := "SELECT " + strings.Join(fields, ", ") + " FROM " + so
+	if len(soql) > maxSOQL {
+		// The statement travels in the body, but SOQL's own limit applies, and one export
+		// cannot be split by field: say what to configure before spending a call.
+		return "", crm.RateLimit{}, &crm.APIError{Kind: crm.KindInvalid, Endpoint: endpoint, Category: "QUERY_TOO_LONG",
+			Message: fmt.Sprintf("selecting all %d fields of %s is a %d-character SOQL statement, Salesforce takes at most %d: pin fewer properties with `properties:` in the config",
+				len(fields), so, len(soql), maxSOQL)}
+	}
 	body := map[string]string{
-		"operation": "query", "query": "SELECT " + strings.Join(fields, ", ") + " FROM " + so,
+		"operation": "query", "query": soql,
 		"contentType": "CSV", "columnDelimiter": "COMMA", "lineEnding": "LF",
 	}
 	var job jobInfo

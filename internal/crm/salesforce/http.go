@@ -77,6 +77,9 @@ func (c *Client) send(ctx context.Context, rq request) (*http.Response, crm.Rate
 		return nil, crm.RateLimit{}, fmt.Errorf("%s: %w", rq.endpoint, withoutURL(err))
 	}
 	rl := parseLimitInfo(resp.Header)
+	if resp.StatusCode == http.StatusRequestURITooLong || resp.StatusCode == http.StatusRequestHeaderFieldsTooLarge {
+		c.queryBudget.Refused(len(req.URL.RequestURI()))
+	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, rl, nil
 	}
@@ -247,4 +250,59 @@ func parseLimitInfo(h http.Header) crm.RateLimit {
 		}
 	}
 	return rl
+}
+
+// maxSOQL is the longest SOQL statement Salesforce takes: "By default, 100,000
+// characters" (Salesforce App Limits Cheatsheet, SOQL and SOSL limits).
+const maxSOQL = 100000
+
+// compositeResponse is the Composite API's answer: one element per subrequest.
+type compositeResponse struct {
+	CompositeResponse []struct {
+		Body           json.RawMessage   `json:"body"`
+		HTTPHeaders    map[string]string `json:"httpHeaders"`
+		HTTPStatusCode int               `json:"httpStatusCode"`
+		ReferenceID    string            `json:"referenceId"`
+	} `json:"compositeResponse"`
+}
+
+// compositeQuery runs a query whose URI would be too long for a GET as the one subrequest
+// of POST /composite, the Composite API (one API call: "The entire request counts as a
+// single call toward your API limits"); the statement travels in the JSON body. The
+// subrequest's answer is the query's: its records, or its error with its own status.
+func (c *Client) compositeQuery(ctx context.Context, resource, path string, header map[string]string) (queryResult, string, crm.RateLimit, error) {
+	endpoint := "POST " + c.dataPath("composite") + " (" + resource + ")"
+	type subrequest struct {
+		Method      string            `json:"method"`
+		URL         string            `json:"url"`
+		ReferenceID string            `json:"referenceId"`
+		HTTPHeaders map[string]string `json:"httpHeaders,omitempty"`
+	}
+	body := struct {
+		AllOrNone        bool         `json:"allOrNone"`
+		CompositeRequest []subrequest `json:"compositeRequest"`
+	}{CompositeRequest: []subrequest{{Method: http.MethodGet, URL: path, ReferenceID: "page", HTTPHeaders: header}}}
+	var resp compositeResponse
+	rl, err := c.doJSON(ctx, request{method: http.MethodPost, endpoint: endpoint, path: c.dataPath("composite"), body: body}, &resp)
+	if err != nil {
+		return queryResult{}, endpoint, rl, err
+	}
+	if len(resp.CompositeResponse) != 1 {
+		return queryResult{}, endpoint, rl, &crm.APIError{Kind: crm.KindBadResponse, Endpoint: endpoint, RateLimit: rl,
+			Message: fmt.Sprintf("%d subrequest answers to one subrequest", len(resp.CompositeResponse))}
+	}
+	sub := resp.CompositeResponse[0]
+	if sub.HTTPStatusCode < 200 || sub.HTTPStatusCode >= 300 {
+		h := http.Header{"Content-Type": {"application/json"}}
+		for k, v := range sub.HTTPHeaders {
+			h.Set(k, v)
+		}
+		return queryResult{}, endpoint, rl, c.errorFromResponse(endpoint, "", &http.Response{StatusCode: sub.HTTPStatusCode, Header: h}, sub.Body, rl)
+	}
+	var res queryResult
+	if err := json.Unmarshal(sub.Body, &res); err != nil {
+		return queryResult{}, endpoint, rl, &crm.APIError{Kind: crm.KindBadResponse, Endpoint: endpoint, RateLimit: rl,
+			Message: fmt.Sprintf("malformed query result in a %d-byte subrequest answer", len(sub.Body)), Err: err}
+	}
+	return res, endpoint, rl, nil
 }

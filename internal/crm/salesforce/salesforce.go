@@ -34,9 +34,24 @@ const (
 	// default; MinPageSize the smallest Salesforce honours.
 	MaxPageSize = 2000
 	MinPageSize = 200
-	// retrieveLimit is the most ids one sObject Collections retrieve takes by GET.
-	retrieveLimit = 200
+	// retrieveLimit is the most ids one sObject Collections retrieve takes by POST: "The
+	// request retrieves up to 2,000 records of the same object type" (REST API Developer
+	// Guide, resources_composite_sobjects_collections_retrieve_post). By POST the ids and
+	// the fields travel in the body, so no record's width can make the URI too long.
+	retrieveLimit = 2000
+	// archivedReadLimit is the most ids a read of deleted records takes: a queryAll on the
+	// ids, which must come back in one batch, and 200 is the smallest batch Salesforce
+	// sends.
+	archivedReadLimit = MinPageSize
 )
+
+// queryURIBudget is the longest query GET the client sends; a longer SOQL statement (a wide
+// object's every field) goes in the body of a Composite API request instead, which is one
+// call all the same. Salesforce caps URI plus headers at 16,384 bytes (414 past it for the
+// URI, 431 for both) and recommends keeping the URI under 2,000 characters (Salesforce
+// Help article 000386264, which names the Composite subrequest as the way to send longer
+// SOQL). A 414 or 431 halves the budget.
+const queryURIBudget = 2000
 
 // Options configures a Client.
 type Options struct {
@@ -67,13 +82,23 @@ type Client struct {
 	version   string
 	pageSize  int
 	now       func() time.Time
+	// queryBudget is the longest query GET sent (queryURIBudget, lowered by each 414 or
+	// 431); longer queries go through the Composite API.
+	queryBudget *crm.URIBudget
 }
 
 var (
-	_ crm.Connector   = (*Client)(nil)
-	_ crm.UsageReader = (*Client)(nil)
-	_ crm.BulkReader  = (*Client)(nil)
+	_ crm.Connector       = (*Client)(nil)
+	_ crm.UsageReader     = (*Client)(nil)
+	_ crm.BulkReader      = (*Client)(nil)
+	_ crm.PropertyLimiter = (*Client)(nil)
 )
+
+// FitProperties says every property fits one request: a query too long for a GET goes in
+// a Composite API body (up to SOQL's 100,000 characters), and a read by id sends its
+// fields in a POST body. After a 414 or 431 the client sends the same request another way,
+// so the reader may send it again as it was.
+func (c *Client) FitProperties(_ crm.Shape, props []string) int { return len(props) }
 
 var versionPattern = regexp.MustCompile(`^v[0-9]{2}\.[0-9]$`)
 
@@ -110,8 +135,9 @@ func New(opts Options) (*Client, error) {
 	if ua == "" {
 		ua = "crmsync"
 	}
-	return &Client{baseURL: base, tokens: opts.Tokens, http: hc, userAgent: ua, version: version,
-		pageSize: size, now: time.Now}, nil
+	c := &Client{baseURL: base, tokens: opts.Tokens, http: hc, userAgent: ua, version: version,
+		pageSize: size, now: time.Now, queryBudget: crm.NewURIBudget(queryURIBudget)}
+	return c, nil
 }
 
 // Provider names the CRM.
@@ -214,18 +240,29 @@ func (c *Client) query(ctx context.Context, all bool, soql, token string) (query
 		resource = "queryAll"
 	}
 	rq := request{method: http.MethodGet, header: map[string]string{"Sforce-Query-Options": "batchSize=" + strconv.Itoa(c.pageSize)}}
-	if token != "" {
+	if token == "" && len(soql) > maxSOQL {
+		return queryResult{}, "GET " + c.dataPath(resource), crm.RateLimit{}, &crm.APIError{Kind: crm.KindInvalid,
+			Endpoint: "GET " + c.dataPath(resource), Category: "QUERY_TOO_LONG",
+			Message: fmt.Sprintf("the SOQL statement is %d characters, Salesforce takes at most %d: pin fewer properties with `properties:` in the config", len(soql), maxSOQL)}
+	}
+	var res queryResult
+	var rl crm.RateLimit
+	var err error
+	switch path := c.dataPath(resource) + "?q=" + url.QueryEscape(soql); {
+	case token != "":
 		if err := continuation(token); err != nil {
 			return queryResult{}, "", crm.RateLimit{}, err
 		}
 		rq.endpoint = "GET " + c.dataPath(resource) + "/{locator}"
 		rq.path = token
-	} else {
+		rl, err = c.doJSON(ctx, rq, &res)
+	case len(path) > c.queryBudget.Bytes():
+		res, rq.endpoint, rl, err = c.compositeQuery(ctx, resource, path, rq.header)
+	default:
 		rq.endpoint = "GET " + c.dataPath(resource)
-		rq.path = c.dataPath(resource) + "?q=" + url.QueryEscape(soql)
+		rq.path = path
+		rl, err = c.doJSON(ctx, rq, &res)
 	}
-	var res queryResult
-	rl, err := c.doJSON(ctx, rq, &res)
 	if err != nil {
 		return queryResult{}, rq.endpoint, rl, err
 	}
@@ -308,15 +345,15 @@ func withRateLimit(err error, rl crm.RateLimit) error {
 	return err
 }
 
-// BatchRead reads up to 200 records by id. Live records come from the sObject
-// Collections retrieve, which answers null for ids that are not live records (those are
-// left out); deleted ones from a queryAll on the ids.
+// BatchRead reads up to 2,000 records by id (200 deleted ones). Live records come from the
+// sObject Collections retrieve by POST, which answers null for ids that are not live
+// records (those are left out); deleted ones from a queryAll on the ids.
 func (c *Client) BatchRead(ctx context.Context, req crm.BatchReadRequest) (crm.Page, error) {
 	so, err := SObject(req.Object)
 	if err != nil {
 		return crm.Page{}, err
 	}
-	endpoint := "GET " + c.dataPath("composite/sobjects/"+so)
+	endpoint := "POST " + c.dataPath("composite/sobjects/"+so)
 	if req.IDProperty != "" {
 		// Only HubSpot's batch read takes an idProperty; reading by anything but the CRM's
 		// id here would silently return nothing.
@@ -325,8 +362,8 @@ func (c *Client) BatchRead(ctx context.Context, req crm.BatchReadRequest) (crm.P
 	if len(req.IDs) == 0 {
 		return crm.Page{}, nil
 	}
-	if len(req.IDs) > retrieveLimit {
-		return crm.Page{}, fmt.Errorf("%s: %d ids, at most %d per call", endpoint, len(req.IDs), retrieveLimit)
+	if len(req.IDs) > retrieveLimit || (req.Archived && len(req.IDs) > archivedReadLimit) {
+		return crm.Page{}, fmt.Errorf("%s: %d ids, at most %d per call (%d deleted ones)", endpoint, len(req.IDs), retrieveLimit, archivedReadLimit)
 	}
 	need := []string{fieldID, fieldCreated, fieldModstamp}
 	if req.Archived {
@@ -360,10 +397,9 @@ func (c *Client) BatchRead(ctx context.Context, req crm.BatchReadRequest) (crm.P
 		}
 		return crm.Page{Records: recs, RateLimit: rl}, nil
 	}
-	q := url.Values{"ids": {strings.Join(req.IDs, ",")}, "fields": {strings.Join(fields, ",")}}
 	var raws []json.RawMessage
-	rl, err := c.doJSON(ctx, request{method: http.MethodGet, endpoint: endpoint,
-		path: c.dataPath("composite/sobjects/"+so) + "?" + q.Encode()}, &raws)
+	rl, err := c.doJSON(ctx, request{method: http.MethodPost, endpoint: endpoint, path: c.dataPath("composite/sobjects/" + so),
+		body: map[string][]string{"ids": req.IDs, "fields": fields}}, &raws)
 	if err != nil {
 		return crm.Page{RateLimit: rl}, err
 	}

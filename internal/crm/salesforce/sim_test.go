@@ -332,8 +332,10 @@ func TestSalesforceBatchRead(t *testing.T) {
 	require.True(t, page.Records[0].Archived)
 	require.False(t, page.Records[0].ArchivedAt.IsZero())
 
-	_, err = c.BatchRead(t.Context(), crm.BatchReadRequest{Object: crm.Deals, IDs: make([]string, 201)})
-	require.ErrorContains(t, err, "at most 200")
+	_, err = c.BatchRead(t.Context(), crm.BatchReadRequest{Object: crm.Deals, IDs: make([]string, 2001)})
+	require.ErrorContains(t, err, "at most 2000 per call")
+	_, err = c.BatchRead(t.Context(), crm.BatchReadRequest{Object: crm.Deals, IDs: make([]string, 201), Archived: true})
+	require.ErrorContains(t, err, "(200 deleted ones)")
 	_, err = c.BatchRead(t.Context(), crm.BatchReadRequest{Object: crm.Deals, IDs: []string{"x') OR Id != ('"}})
 	require.ErrorContains(t, err, "not a record id")
 }
@@ -577,7 +579,7 @@ func TestSalesforceNewValidatesOptions(t *testing.T) {
 	c, err := salesforce.New(salesforce.Options{BaseURL: "https://x.my.salesforce.com/", Tokens: tok})
 	require.NoError(t, err)
 	require.Equal(t, 2000, c.PageSize())
-	require.Equal(t, 200, c.BatchSize())
+	require.Equal(t, 2000, c.BatchSize())
 	require.Equal(t, "salesforce", c.Provider())
 }
 

@@ -73,7 +73,10 @@ type Client struct {
 	tokenReset  atomic.Int64 // unix nanoseconds of the last X-ACCESSTOKEN-RESET; 0 when none
 }
 
-var _ crm.Connector = (*Client)(nil)
+var (
+	_ crm.Connector       = (*Client)(nil)
+	_ crm.PropertyLimiter = (*Client)(nil)
+)
 
 // New returns a Client; it makes no request.
 func New(opts Options) (*Client, error) {
@@ -141,11 +144,34 @@ func defaultFields(obj crm.Object) []string {
 	return []string{"Deal_Name", "Amount", "Stage", "Pipeline", "Closing_Date", "Account_Name", "Contact_Name", "Owner"}
 }
 
+// FitProperties says how many of props one request can name: Get Records takes at most 50
+// field names ("you can include a maximum of 50 field API names", Get Records docs), two
+// of which are the ones every read needs. Reads of deleted records name no fields.
+// crm.Reader reads a wider object's records in groups of fields merged by id.
+func (c *Client) FitProperties(s crm.Shape, props []string) int {
+	if s.Archived {
+		return len(props)
+	}
+	n := 2 // Modified_Time and Created_Time
+	seen := map[string]bool{fieldModified: true, fieldCreated: true, "id": true, "": true}
+	for i, p := range props {
+		p = strings.TrimSpace(p)
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		if n++; n > MaxFields {
+			return i
+		}
+	}
+	return len(props)
+}
+
 // fieldsParam builds the mandatory fields parameter: the requested names plus the ones
 // the connector needs, without duplicates or "id" (always returned). Zoho takes at most
-// 50 names and every method makes one call, so more is refused before any request, with
-// an error saying to pin a shorter property list in the integration's config: silently
-// dropping fields would store records without them.
+// 50 names and every method makes one call, so more is refused before any request
+// (crm.Reader splits wider reads by FitProperties): silently dropping fields would store
+// records without them.
 func fieldsParam(endpoint string, obj crm.Object, props []string) (string, error) {
 	if len(props) == 0 {
 		props = defaultFields(obj)
