@@ -10,7 +10,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/crmsync/crmsync/internal/crm"
-	"github.com/crmsync/crmsync/internal/ratelimit"
 	"github.com/crmsync/crmsync/internal/store"
 )
 
@@ -103,16 +102,11 @@ func (a *Activities) ApplyChanges(ctx context.Context, in ApplyChangesInput) (Ap
 		if group.archived {
 			op = "reading deleted " + in.String()
 		}
-		var page crm.Page
-		err := a.crmCall(ctx, integ, ratelimit.KindWindow, op, func(ctx context.Context) (crm.RateLimit, error) {
-			var err error
-			page, err = integ.Connector.BatchRead(ctx, crm.BatchReadRequest{Object: in.Object, IDs: group.ids, Properties: props, Archived: group.archived})
-			return page.RateLimit, err
-		})
+		page, calls, err := a.reader(integ, op).BatchRead(ctx, crm.BatchReadRequest{Object: in.Object, IDs: group.ids, Properties: props, Archived: group.archived})
+		out.Calls += calls.Total()
 		if err != nil {
 			return ApplyChangesResult{}, err
 		}
-		out.Calls++
 		key := store.StreamKey{Integration: in.Integration, Object: in.Object, Stream: store.StreamWebhook}
 		res, err := a.writePage(ctx, store.PageWrite{Key: key, Records: page.Records})
 		if err != nil {

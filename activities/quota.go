@@ -27,6 +27,19 @@ func (a *Activities) window(in *Integration, kind string) store.Window {
 	return window
 }
 
+// reader reads records from in's CRM with every property asked for, each request through
+// crmCall: a page of a wide object can take several (crm.Reader). Reads of changes count
+// against the pool the connector's Changes draws on, the rest against the window.
+func (a *Activities) reader(in *Integration, op string) crm.Reader {
+	return crm.Reader{Conn: in.Connector, Send: func(ctx context.Context, o crm.Op, do func(context.Context) (crm.RateLimit, error)) error {
+		kind := ratelimit.KindWindow
+		if o == crm.OpChanges {
+			kind = changesKind(in)
+		}
+		return a.crmCall(ctx, in, kind, op, do)
+	}}
+}
+
 // crmCall sends one CRM request under the quota: it reserves the request's send time in the
 // fleet-wide ledger (which never lets a window hold more calls than the quota, nor a call go
 // before a wait the CRM told us), waits for it, sends, and feeds back what the CRM said

@@ -182,12 +182,7 @@ func (a *Activities) listPage(ctx context.Context, ref StreamRef, after string, 
 		return crm.Page{}, store.WriteResult{}, err
 	}
 	defer heartbeatWhile(ctx)()
-	var page crm.Page
-	err = a.crmCall(ctx, integ, ratelimit.KindWindow, op, func(ctx context.Context) (crm.RateLimit, error) {
-		var err error
-		page, err = integ.Connector.List(ctx, crm.ListRequest{Object: ref.Object, After: after, Archived: archived, Properties: props})
-		return page.RateLimit, err
-	})
+	page, _, err := a.reader(integ, op).List(ctx, crm.ListRequest{Object: ref.Object, After: after, Archived: archived, Properties: props})
 	if err != nil {
 		return crm.Page{}, store.WriteResult{}, err
 	}
@@ -335,12 +330,7 @@ func (a *Activities) DeltaPage(ctx context.Context, in DeltaPageInput) (DeltaPag
 		return DeltaPageResult{}, err
 	}
 	defer heartbeatWhile(ctx)()
-	var page crm.ChangePage
-	err = a.crmCall(ctx, integ, changesKind(integ), "reading changes of "+in.String(), func(ctx context.Context) (crm.RateLimit, error) {
-		var err error
-		page, err = integ.Connector.Changes(ctx, crm.ChangesRequest{Object: in.Object, From: in.From, Properties: props})
-		return page.RateLimit, err
-	})
+	page, _, err := a.reader(integ, "reading changes of "+in.String()).Changes(ctx, crm.ChangesRequest{Object: in.Object, From: in.From, Properties: props})
 	if err != nil {
 		return DeltaPageResult{}, err
 	}

@@ -320,17 +320,12 @@ func (a *Activities) verifyWrites(ctx context.Context, in *Integration, ref Stre
 	for name := range names {
 		props = append(props, name)
 	}
-	var page crm.Page
 	op := fmt.Sprintf("reading back %d %s of %s", len(ids), ref.Object, ref.Integration)
-	err := a.crmCall(ctx, in, ratelimit.KindWindow, op, func(ctx context.Context) (crm.RateLimit, error) {
-		var err error
-		page, err = in.Connector.BatchRead(ctx, crm.BatchReadRequest{Object: ref.Object, IDs: ids, Properties: props, IDProperty: b.IDProperty})
-		return page.RateLimit, err
-	})
+	page, calls, err := a.reader(in, op).BatchRead(ctx, crm.BatchReadRequest{Object: ref.Object, IDs: ids, Properties: props, IDProperty: b.IDProperty})
+	res.Calls += calls.Total()
 	if err != nil {
 		return err
 	}
-	res.Calls++
 	res.Records = len(b.Inputs)
 	byKey := map[string]crm.Record{}
 	for _, r := range page.Records {

@@ -11,6 +11,7 @@ import (
 	"github.com/crmsync/crmsync/internal/crm"
 	"github.com/crmsync/crmsync/internal/crm/provider"
 	"github.com/crmsync/crmsync/internal/crmsim"
+	"github.com/crmsync/crmsync/internal/store"
 )
 
 // The OAuth app's client id and secret the demo hands the worker for Salesforce and Zoho.
@@ -76,6 +77,27 @@ func pageSize(in config.Integration) (int, error) {
 		return 0, err
 	}
 	return c.PageSize(), nil
+}
+
+// pagePlan is how the worker reads a page of obj: with the property list it loaded into
+// PostgreSQL (the reference cache), planned by the integration's connector. ok is false
+// until the worker has loaded the list.
+func (d *demo) pagePlan(ctx context.Context, obj crm.Object) (plan crm.Plan, ok bool) {
+	in := d.cfg.Integrations[0]
+	conn, err := provider.New(in, crm.StaticToken(demoToken), nil)
+	if err != nil {
+		return crm.Plan{}, false
+	}
+	var props []crm.Property
+	if _, found, err := d.store.GetReference(ctx, in.ID, store.RefProperties, obj, &props); err != nil || !found {
+		return crm.Plan{}, false
+	}
+	names := make([]string, len(props))
+	for i, p := range props {
+		names[i] = p.Name
+	}
+	slices.Sort(names)
+	return crm.PlanPage(conn, crm.Shape{Op: crm.OpList, Object: obj}, names), true
 }
 
 // listCalls counts the calls that listed objs' pages in the simulator's counters, counting

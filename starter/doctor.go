@@ -373,6 +373,7 @@ func (d *doctor) checkAPI(ctx context.Context, field string, in config.Integrati
 	if err == nil {
 		d.report(checkResult{Status: statusOK, Name: name, Found: fmt.Sprintf("%s answered in %s: %d %s properties", base, took, len(props), obj)})
 		d.checkQuota(in, field, rl)
+		d.checkWidth(ctx, in, conn, obj, props)
 		return
 	}
 	var apiErr *crm.APIError
@@ -385,6 +386,39 @@ func (d *doctor) checkAPI(ctx context.Context, field string, in config.Integrati
 	d.report(r)
 	if apiErr.RateLimit.WindowKnown {
 		d.checkQuota(in, field, apiErr.RateLimit)
+	}
+}
+
+// checkWidth says, per object, how many properties the account defines (or the config
+// pins) and how many calls a page of records costs with them: a wide account's records
+// take more than one request per page where the CRM limits what one request names. It
+// reads each other object's property list (one call each).
+func (d *doctor) checkWidth(ctx context.Context, in config.Integration, conn crm.Connector, first crm.Object, firstProps []crm.Property) {
+	for _, obj := range in.Objects {
+		names := in.Properties[obj]
+		source := "pinned in the config"
+		if len(names) == 0 {
+			props := firstProps
+			if obj != first {
+				var err error
+				if props, _, err = conn.Properties(ctx, obj); err != nil {
+					d.report(checkResult{Status: statusWarn, Name: in.ID + ": " + string(obj) + " width", Found: "reading the property list: " + err.Error()})
+					continue
+				}
+			}
+			for _, p := range props {
+				names = append(names, p.Name)
+			}
+			source = "defined by the account"
+		}
+		list := crm.PlanPage(conn, crm.Shape{Op: crm.OpList, Object: obj}, names)
+		changes := crm.PlanPage(conn, crm.Shape{Op: crm.OpChanges, Object: obj}, names)
+		found := fmt.Sprintf("%d properties %s; a page of %d records costs %s (backfill), %s (delta)",
+			len(names), source, list.PageSize, plural(list.PerPage, "call"), plural(changes.PerPage, "call"))
+		if list.Groups > 1 {
+			found += fmt.Sprintf(": the properties are read in %d groups merged by id", list.Groups)
+		}
+		d.report(checkResult{Status: statusOK, Name: in.ID + ": " + string(obj) + " width", Found: found})
 	}
 }
 

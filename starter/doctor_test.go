@@ -58,13 +58,25 @@ func TestDoctorIntegrationChecks(t *testing.T) {
 	}{
 		{
 			name:        "good",
-			integration: "{id: acme, provider: hubspot, base_url: %s, credential_env: ACME_TOKEN, objects: [contacts], quota: {requests_per_10s: 100}}",
+			integration: "{id: acme, provider: hubspot, base_url: %s, credential_env: ACME_TOKEN, objects: [contacts, companies], quota: {requests_per_10s: 100}}",
 			baseURL:     sim100,
 			env:         map[string]string{"ACME_TOKEN": doctorToken},
 			want: []string{
 				"OK acme: credential ACME_TOKEN is set",
 				"OK acme: api " + sim100 + " answered in",
 				"OK acme: quota the CRM says 100 calls per 10s, as configured",
+				// Every contact property does not fit one list GET; every company property does.
+				"OK acme: contacts width 669 properties defined by the account; a page of 100 records costs 2 calls (backfill), 1 call (delta): the properties are read in 2 groups merged by id",
+				"OK acme: companies width 459 properties defined by the account; a page of 100 records costs 1 call (backfill), 1 call (delta)",
+			},
+		},
+		{
+			name:        "pinned properties",
+			integration: "{id: acme, provider: hubspot, base_url: %s, credential_env: ACME_TOKEN, objects: [contacts], properties: {contacts: [email, firstname]}}",
+			baseURL:     sim100,
+			env:         map[string]string{"ACME_TOKEN": doctorToken},
+			want: []string{
+				"OK acme: contacts width 2 properties pinned in the config; a page of 100 records costs 1 call (backfill), 1 call (delta)",
 			},
 		},
 		{

@@ -67,8 +67,9 @@ type options struct {
 	latencies []time.Duration
 	// idleIntegrations are scenario f's numbers of integrations.
 	idleIntegrations []int
-	// providers are scenario p's CRMs.
+	// providers are scenario p's CRMs, widths the account widths it runs them on.
 	providers []string
+	widths    []string
 	// soak is how long scenario s mutates records after its backfill.
 	soak time.Duration
 }
@@ -157,6 +158,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 		latencies = "0s,200ms"
 		idle      = "10,100,1000"
 		providers = strings.Join(defaultProviders, ",")
+		widths    = widthWide + "," + widthNarrow
 	)
 	fs.StringVar(&scenarios, "scenarios", strings.Join(defaultScenarioNames(), ","), "comma-separated scenarios to run (s, the soak, runs only when named)")
 	fs.IntVar(&opts.records, "records", 50000, "contacts in the backfill scenarios")
@@ -164,7 +166,8 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&quotas, "quotas", quotas, "comma-separated quotas (calls per 10 s) of the backfill grid")
 	fs.StringVar(&latencies, "latencies", latencies, "comma-separated CRM latencies of the backfill grid")
 	fs.StringVar(&idle, "idle-integrations", idle, "comma-separated numbers of integrations for scenario f")
-	fs.StringVar(&providers, "providers", providers, "comma-separated CRMs of scenario p ("+strings.Join(config.Providers, ", ")+"; HubSpot's row is scenario a's)")
+	fs.StringVar(&providers, "providers", providers, "comma-separated CRMs of scenario p ("+strings.Join(config.Providers, ", ")+")")
+	fs.StringVar(&widths, "widths", widths, "comma-separated account widths of scenario p: wide (hundreds of properties, the default account), narrow (a dozen)")
 	fs.DurationVar(&opts.soak, "soak", 30*time.Minute, "how long scenario s changes records and syncs them")
 	fs.StringVar(&opts.outDir, "out", ".bench", "directory for results.jsonl, worker logs and per-second series")
 	if err := fs.Parse(args); err != nil {
@@ -209,6 +212,13 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 			return options{}, fmt.Errorf("--providers: %q is not one of %s", p, strings.Join(config.Providers, ", "))
 		}
 		opts.providers = append(opts.providers, p)
+	}
+	for w := range strings.SplitSeq(widths, ",") {
+		w = strings.TrimSpace(w)
+		if w != widthWide && w != widthNarrow {
+			return options{}, fmt.Errorf("--widths: %q is neither %s nor %s", w, widthWide, widthNarrow)
+		}
+		opts.widths = append(opts.widths, w)
 	}
 	for s := range strings.SplitSeq(scenarios, ",") {
 		if s = strings.TrimSpace(s); s != "" && !slices.Contains(opts.scenarios, s) {

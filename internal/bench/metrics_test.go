@@ -149,13 +149,16 @@ func TestRunName(t *testing.T) {
 	require.Equal(t, "a-b190-lat200ms-w3", p.runName())
 	p = rowParams{scenario: "p", latency: 200 * time.Millisecond, workers: 1, provider: "zoho"}
 	require.Equal(t, "p-zoho-lat200ms-w1", p.runName())
+	p.narrow = true
+	require.Equal(t, "p-zoho-narrow-lat200ms-w1", p.runName())
 }
 
 func TestParseFlagsProviders(t *testing.T) {
 	t.Parallel()
 	opts, err := parseFlags(nil, io.Discard)
 	require.NoError(t, err)
-	require.Equal(t, []string{"salesforce", "pipedrive", "zoho"}, opts.providers)
+	require.Equal(t, []string{"hubspot", "salesforce", "pipedrive", "zoho"}, opts.providers)
+	require.Equal(t, []string{"wide", "narrow"}, opts.widths)
 	opts, err = parseFlags([]string{"--providers", "hubspot, zoho"}, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, []string{"hubspot", "zoho"}, opts.providers)

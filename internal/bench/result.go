@@ -21,13 +21,19 @@ type rowParams struct {
 	// provider is the CRM of scenario (p)'s rows, which run at its default quota; empty
 	// for the other scenarios, which are HubSpot's.
 	provider string
+	// narrow marks a row on a narrow account (scenario p).
+	narrow bool
 }
 
 // runName names a row in ids and file names: "a-b100-lat200ms-w1", or "p-zoho-lat200ms-w1"
 // for a provider's row.
 func (p rowParams) runName() string {
 	if p.provider != "" {
-		return fmt.Sprintf("%s-%s-lat%dms-w%d", p.scenario, p.provider, p.latency.Milliseconds(), p.workers)
+		width := ""
+		if p.narrow {
+			width = "-narrow"
+		}
+		return fmt.Sprintf("%s-%s%s-lat%dms-w%d", p.scenario, p.provider, width, p.latency.Milliseconds(), p.workers)
 	}
 	return fmt.Sprintf("%s-b%d-lat%dms-w%d", p.scenario, p.quota, p.latency.Milliseconds(), p.workers)
 }

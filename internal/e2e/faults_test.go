@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -636,6 +637,11 @@ func identifying(v string) bool {
 	if utf8.RuneCountInString(v) < 6 {
 		return false
 	}
+	if enumCode.MatchString(v) {
+		// A picklist's option ("unavailable", "PAID_SOCIAL") is shared by many records and
+		// may be a word crmsync's own messages use.
+		return false
+	}
 	if _, err := strconv.ParseFloat(v, 64); err == nil {
 		return false
 	}
@@ -644,6 +650,9 @@ func identifying(v string) bool {
 	}
 	return true
 }
+
+// enumCode matches a picklist option's value: one lower- or upper-case word or code.
+var enumCode = regexp.MustCompile(`^([a-z0-9_]+|[A-Z0-9_]+)$`)
 
 // containsValue reports whether hist holds v as written or as JSON escapes it.
 func containsValue(hist []byte, v string) bool {

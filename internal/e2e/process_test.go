@@ -25,7 +25,8 @@ import (
 func TestBackfillSurvivesPostgreSQLDroppingItsConnections(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, options{
-		sim:            crmsim.Options{Seed: 91, Contacts: 6000, Companies: 10, Deals: 10, Latency: 100 * time.Millisecond},
+		// A narrow account: PostgreSQL's failures are the subject, not width.
+		sim:            crmsim.Options{Seed: 91, Contacts: 6000, Companies: 10, Deals: 10, Latency: 100 * time.Millisecond, Narrow: true},
 		objects:        []crm.Object{crm.Contacts},
 		requestsPer10s: 1000,
 		lanes:          1,
@@ -75,7 +76,8 @@ func TestBackfillSurvivesATemporalServerRestart(t *testing.T) {
 	}
 	srv := start()
 	h := newHarness(t, options{
-		sim:            crmsim.Options{Seed: 93, Contacts: 8000, Companies: 10, Deals: 10, Latency: 100 * time.Millisecond},
+		// A narrow account: Temporal's restart is the subject, not width.
+		sim:            crmsim.Options{Seed: 93, Contacts: 8000, Companies: 10, Deals: 10, Latency: 100 * time.Millisecond, Narrow: true},
 		objects:        []crm.Object{crm.Contacts},
 		requestsPer10s: 1000,
 		lanes:          1,
