@@ -61,8 +61,12 @@ type providerCounts struct {
 }
 
 func (p providerCounts) String() string {
-	return fmt.Sprintf("%s %s, %d properties (%s; page %d, %d calls a page): list %d + reads by id %d = %.2f calls per 100 records, other %d calls, %d refused, %d token grants; ground truth %d mismatches of %d",
-		p.Provider, p.Width, p.Properties, p.Quota, p.PageSize, p.PerPage, p.ListCalls, p.ReadCalls, p.PageCallsPer100,
+	calls := "calls"
+	if p.PerPage == 1 {
+		calls = "call"
+	}
+	return fmt.Sprintf("%s %s, %d properties (%s; page %d, %d %s a page): list %d + reads by id %d = %.2f calls per 100 records, other %d calls, %d refused, %d token grants; ground truth %d mismatches of %d",
+		p.Provider, p.Width, p.Properties, p.Quota, p.PageSize, p.PerPage, calls, p.ListCalls, p.ReadCalls, p.PageCallsPer100,
 		p.OtherCalls-p.ReadCalls, p.Refused, p.TokenGrants, p.Mismatches, p.Compared)
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 )
 
@@ -187,7 +188,8 @@ func (r Reader) Changes(ctx context.Context, req ChangesRequest) (ChangePage, Ca
 }
 
 // BatchRead reads records by id with every property in req.Properties, in chunks of at
-// most Conn.BatchSize() ids. Ids the CRM does not have are left out.
+// most Conn.BatchSize() ids, and returns them in id order. Ids the CRM does not have are
+// left out.
 func (r Reader) BatchRead(ctx context.Context, req BatchReadRequest) (Page, Calls, error) {
 	var calls Calls
 	a := newAssembly(nil)
@@ -199,6 +201,8 @@ func (r Reader) BatchRead(ctx context.Context, req BatchReadRequest) (Page, Call
 		return Page{RateLimit: rl}, calls, err
 	}
 	recs, err := a.records()
+	// Chunks of ids are read together, so records arrive in no particular order: id order.
+	slices.SortFunc(recs, func(x, y Record) int { return CompareIDs(x.ID, y.ID) })
 	return Page{Records: recs, RateLimit: rl}, calls, err
 }
 
@@ -261,7 +265,9 @@ func (r Reader) complete(ctx context.Context, base BatchReadRequest, recs []Reco
 // connector can carry them and chunk after chunk of ids, and merges each piece into a.
 // With first, the first group's pieces introduce the records (a read by id with nothing
 // read before); otherwise a only takes pieces of records it holds. count is the counter
-// the reads go to.
+// the reads go to. The reads of the groups after the first depend on nothing but the ids,
+// so they go out together (at most maxParallelReads at once): a CRM 200 ms away costs a
+// wide page one round trip for them, not one per group.
 func (r Reader) fill(ctx context.Context, a *assembly, base BatchReadRequest, props []string, first bool, count *int, calls *Calls) (RateLimit, error) {
 	lim, limited := r.Conn.(PropertyLimiter)
 	var last RateLimit
@@ -275,29 +281,41 @@ func (r Reader) fill(ctx context.Context, a *assembly, base BatchReadRequest, pr
 		if len(ids) == 0 {
 			return last, nil
 		}
-		n := len(props)
+		// The groups one request each can carry with a chunk of size ids. A first read plans
+		// its first group alone: the others read only the records it found.
 		shape := Shape{Op: OpBatchRead, Object: base.Object, IDs: ids[:min(size, len(ids))], Archived: base.Archived, IDProperty: base.IDProperty}
-		if limited && n > 0 {
-			n = lim.FitProperties(shape, props)
+		var groups [][]string
+		planned := 0
+		for rest := props; len(rest) > 0 || (first && len(groups) == 0); {
+			n := len(rest)
+			if limited && n > 0 {
+				n = lim.FitProperties(shape, rest)
+			}
+			if n == 0 && len(rest) > 0 {
+				break // not even one more property fits beside this many ids
+			}
+			groups, planned, rest = append(groups, rest[:n]), planned+n, rest[n:]
+			if first {
+				break
+			}
 		}
-		if n == 0 && len(props) > 0 {
+		if len(groups) == 0 {
 			if size == 1 {
 				return last, fmt.Errorf("reading %s by id: the request cannot carry even one property with one id", base.Object)
 			}
 			size = (size + 1) / 2
 			continue
 		}
-		group := props[:n]
-		rl, err := r.readGroup(ctx, a, base, ids, group, size, first, count)
+		rl, err := r.readGroups(ctx, a, base, ids, groups, size, first, count)
 		if rl.WindowKnown || rl.DailyKnown {
 			last = rl
 		}
 		if err != nil && limited && IsTooLong(err) && refusals < maxReplans {
 			refusals++
 			calls.Refused++
-			if lim.FitProperties(shape, props) >= n {
+			if lim.FitProperties(shape, props) >= len(groups[0]) {
 				if size == 1 {
-					return last, fmt.Errorf("reading %s by id: %w; too long even with one id and %d properties: pin the properties to sync with `properties:` in the config", base.Object, err, n)
+					return last, fmt.Errorf("reading %s by id: %w; too long even with one id and %d properties: pin the properties to sync with `properties:` in the config", base.Object, err, len(groups[0]))
 				}
 				size = (size + 1) / 2 // the ids, not the properties, made it too long
 			}
@@ -306,7 +324,7 @@ func (r Reader) fill(ctx context.Context, a *assembly, base BatchReadRequest, pr
 		if err != nil {
 			return last, err
 		}
-		props = props[n:]
+		props = props[planned:]
 		if first {
 			// The records found are known by their CRM ids from now on, whatever the
 			// first read named them by.
@@ -316,27 +334,57 @@ func (r Reader) fill(ctx context.Context, a *assembly, base BatchReadRequest, pr
 	return last, nil
 }
 
-// readGroup reads group for ids in chunks of size and merges the pieces into a.
-func (r Reader) readGroup(ctx context.Context, a *assembly, base BatchReadRequest, ids, group []string, size int, first bool, count *int) (RateLimit, error) {
-	var last RateLimit
-	for chunk := range slices.Chunk(ids, size) {
-		sub := base
-		sub.IDs = chunk
-		sub.Properties = group
-		var page Page
-		err := r.Send(ctx, OpBatchRead, func(ctx context.Context) (RateLimit, error) {
-			var err error
-			page, err = r.Conn.BatchRead(ctx, sub)
-			return page.RateLimit, err
-		})
-		if err != nil {
-			return last, err
-		}
-		*count++
-		last = page.RateLimit
-		a.merge(chunk, page.Records, first)
+// maxParallelReads bounds the reads by id one page sends at once; the quota ledger (and a
+// CRM's own limit on calls in flight, quota.concurrency) still paces each one.
+const maxParallelReads = 8
+
+// readGroups reads each group for ids, in chunks of size, and merges the pieces into a; the
+// reads go out together, at most maxParallelReads at once. It returns the last rate-limit
+// signals and the first error, a refusal for length before any other.
+func (r Reader) readGroups(ctx context.Context, a *assembly, base BatchReadRequest, ids []string, groups [][]string, size int, first bool, count *int) (RateLimit, error) {
+	type read struct {
+		ids, props []string
 	}
-	return last, nil
+	var reads []read
+	for _, g := range groups {
+		for chunk := range slices.Chunk(ids, size) {
+			reads = append(reads, read{chunk, g})
+		}
+	}
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		last     RateLimit
+		firstErr error
+		slots    = make(chan struct{}, maxParallelReads)
+	)
+	for _, rd := range reads {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			sub := base
+			sub.IDs, sub.Properties = rd.ids, rd.props
+			var page Page
+			err := r.Send(ctx, OpBatchRead, func(ctx context.Context) (RateLimit, error) {
+				var err error
+				page, err = r.Conn.BatchRead(ctx, sub)
+				return page.RateLimit, err
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil || (IsTooLong(err) && !IsTooLong(firstErr)) {
+					firstErr = err
+				}
+				return
+			}
+			*count++
+			last = page.RateLimit
+			a.merge(rd.ids, page.Records, first)
+		})
+	}
+	wg.Wait()
+	return last, firstErr
 }
 
 // settle reads again, whole and by id, the records of a that moved between pieces, until
