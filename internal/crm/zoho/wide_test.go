@@ -19,19 +19,21 @@ import (
 
 // countingReader is a crm.Reader whose Send just calls do, counting the requests of each
 // op; after, when set, runs after each request with the number of requests so far.
+//
+// The reader sends a page's reads by id together; this Send lets one through at a time (in
+// whatever order they come), so that "after the n-th request" is a point between requests.
 func countingReader(c crm.Connector, after func(n int)) (crm.Reader, map[crm.Op]int) {
 	var mu sync.Mutex
 	counts := map[crm.Op]int{}
 	n := 0
 	return crm.Reader{Conn: c, Send: func(ctx context.Context, op crm.Op, do func(context.Context) (crm.RateLimit, error)) error {
-		_, err := do(ctx)
 		mu.Lock()
+		defer mu.Unlock()
+		_, err := do(ctx)
 		counts[op]++
 		n++
-		k := n
-		mu.Unlock()
 		if after != nil {
-			after(k)
+			after(n)
 		}
 		return err
 	}}, counts
